@@ -1,0 +1,5 @@
+"""`python -m vaultapi …` is the `vaultapi` command."""
+
+from vaultapi.cli import app
+
+app()

@@ -1,0 +1,65 @@
+"""Liveness, readiness and server information.
+
+`/healthz` and `/readyz` live outside `/v1`: load balancers and orchestrators
+probe them, and they do not change with the API version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+
+from vaultapi import API_VERSION, __version__
+from vaultapi.api.deps import RuntimeDep
+from vaultapi.api.responses import problem_responses
+from vaultapi.db.migrate import current_revisions
+from vaultapi.errors import NotReady, is_connection_error
+from vaultapi.schemas.meta import Health, Readiness, ServerInfo, ServerLimits
+
+probes = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"])
+
+PROTOCOL_SUITES = ["v1"]
+
+
+@probes.get("/healthz", operation_id="getHealth", summary="Liveness: the process answers")
+async def healthz() -> Health:
+    return Health()
+
+
+@probes.get(
+    "/readyz",
+    operation_id="getReadiness",
+    summary="Readiness: the database answers and its schema is at the latest migration",
+    responses=problem_responses(NotReady),
+)
+async def readyz(runtime: RuntimeDep) -> Readiness:
+    timeout = runtime.settings.database.ready_timeout_seconds
+    try:
+        current = await asyncio.wait_for(current_revisions(runtime.engine), timeout)
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        raise NotReady("The database cannot be reached", headers={"Retry-After": "5"}) from exc
+    if current != runtime.schema_heads:
+        raise NotReady(
+            f"The database schema is at {sorted(current) or 'no revision'}, not at "
+            f"{sorted(runtime.schema_heads)}: run `vaultapi db upgrade`",
+            headers={"Retry-After": "5"},
+        )
+    return Readiness(schema_revision=",".join(sorted(current)))
+
+
+@router.get(
+    "/server",
+    operation_id="getServerInfo",
+    summary="Server version, API version, accepted crypto suites and limits",
+)
+async def server_info(runtime: RuntimeDep) -> ServerInfo:
+    return ServerInfo(
+        version=__version__,
+        api_version=API_VERSION,
+        protocol_suites=PROTOCOL_SUITES,
+        limits=ServerLimits(max_body_bytes=runtime.settings.http.max_body_bytes),
+    )

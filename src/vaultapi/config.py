@@ -1,0 +1,132 @@
+"""Settings, read from the environment with the `VAULTAPI_` prefix.
+
+Nested groups use `__`: `VAULTAPI_DATABASE__POOL_SIZE=20`,
+`VAULTAPI_HTTP__CORS_ORIGINS='["https://vault.example.com"]'`.
+
+Secrets are `SecretStr` so that they never show in a repr, a log line or a
+traceback. Whether the configuration is fit for production is decided by
+`production_problems()`, which lists *everything* that is missing at once, so
+an operator fixes their deployment in one go instead of one error per start.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+"""A symmetric server secret shorter than this is refused (256 bits)."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class DatabaseSettings(BaseModel):
+    pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
+    pool_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """How long a request waits for a pooled connection before it gets a 503."""
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    ready_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    """Upper bound for the `/readyz` database probe."""
+    sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 5_000
+    auto_migrate: bool | None = None
+    """Run `alembic upgrade head` at start. Default: on in development, off in production."""
+    echo: bool = False
+
+
+class HTTPSettings(BaseModel):
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = 1024 * 1024
+    """Largest request body accepted; anything larger gets 413 before it is read whole."""
+    cors_origins: list[str] = []
+    """Origins allowed to call the API from a browser. Empty (the default) disables CORS."""
+    hsts_max_age_seconds: Annotated[int, Field(ge=0)] = 63_072_000
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_exact(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*" or not origin.startswith(("https://", "http://")):
+                raise ValueError(
+                    f"CORS origin {origin!r} must be an exact http(s) origin; '*' is not allowed"
+                )
+        return [origin.rstrip("/") for origin in origins]
+
+
+class AuthSettings(BaseModel):
+    jwt_algorithm: Literal["EdDSA", "HS256"] = "EdDSA"
+    jwt_private_key: SecretStr | None = None
+    """Ed25519 private key, PKCS#8 PEM (used when `jwt_algorithm` is EdDSA)."""
+    jwt_secret: SecretStr | None = None
+    """Shared HMAC key of at least 32 bytes (used when `jwt_algorithm` is HS256)."""
+    server_secret: SecretStr | None = None
+    """At least 32 bytes; keys the deterministic fakes that hide which accounts exist."""
+    issuer: str = "vaultapi"
+    audience: str = "vaultapi"
+    access_token_ttl_seconds: Annotated[int, Field(ge=60, le=86_400)] = 900
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VAULTAPI_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: SecretStr | None = None
+    """SQLAlchemy URL: `postgresql://…` (asyncpg) or `sqlite:///path` (aiosqlite).
+    Unset: an embedded SQLite file in `data_dir` (development only)."""
+    data_dir: Path = Path(".vaultapi")
+    """Where the embedded database and the development-mode secrets live."""
+    database: DatabaseSettings = DatabaseSettings()
+    http: HTTPSettings = HTTPSettings()
+    auth: AuthSettings = AuthSettings()
+    log: LogSettings = LogSettings()
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def auto_migrate(self) -> bool:
+        if self.database.auto_migrate is not None:
+            return self.database.auto_migrate
+        return not self.is_production
+
+    @property
+    def embedded_database_path(self) -> Path:
+        return self.data_dir / "vaultapi.db"
+
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file. Driver-normalized."""
+        from vaultapi.db.engine import normalize_database_url
+
+        if self.database_url is not None:
+            return normalize_database_url(self.database_url.get_secret_value())
+        return f"sqlite+aiosqlite:///{self.embedded_database_path.resolve()}"
+
+    def production_problems(self) -> list[str]:
+        """Everything that keeps this configuration from running in production mode."""
+        from vaultapi.server_keys import explicit_secret_problems
+
+        problems: list[str] = []
+        if self.database_url is None:
+            problems.append(
+                "VAULTAPI_DATABASE_URL is not set (production needs PostgreSQL, "
+                "e.g. postgresql://vaultapi:…@db:5432/vaultapi)"
+            )
+        problems.extend(explicit_secret_problems(self.auth, require_all=True))
+        return problems

@@ -1,0 +1,264 @@
+"""One error tree, rendered as RFC 9457 `application/problem+json`.
+
+Every error a client can see is a `VaultAPIError` subclass with a fixed HTTP
+status, a stable machine-readable `code` and a human `title`; `detail` says
+what happened in this instance. Clients branch on `code`, never on text.
+Starlette's HTTP errors, request validation errors and database outages are
+mapped into the same shape; anything unexpected becomes a bare 500 with the
+request id (the traceback goes to the log, never to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:vaultapi:problem:"
+
+
+class ConfigurationError(Exception):
+    """The settings cannot run this server. Not an HTTP error: raised at start."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+    def render(self, heading: str = "vaultapi cannot start") -> str:
+        return heading + ":\n" + "\n".join(f"  - {problem}" for problem in self.problems)
+
+
+class VaultAPIError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.detail = detail
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+        super().__init__(detail or self.title)
+
+
+class BadRequest(VaultAPIError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class Unauthorized(VaultAPIError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(VaultAPIError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(VaultAPIError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(VaultAPIError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class Conflict(VaultAPIError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(VaultAPIError):
+    status, code, title = 412, "precondition_failed", "Precondition failed"
+
+
+class PayloadTooLarge(VaultAPIError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(VaultAPIError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class ValidationFailed(VaultAPIError):
+    status, code, title = 422, "validation_failed", "Request validation failed"
+
+
+class TooManyRequests(VaultAPIError):
+    status, code, title = 429, "too_many_requests", "Too many requests"
+
+
+class InternalError(VaultAPIError):
+    status, code, title = 500, "internal_error", "Internal server error"
+
+
+class ServiceUnavailable(VaultAPIError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code, title = "database_unavailable", "Database unavailable"
+
+
+class NotReady(ServiceUnavailable):
+    code, title = "not_ready", "Not ready"
+
+
+_BY_STATUS: dict[int, type[VaultAPIError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        TooManyRequests,
+        InternalError,
+        ServiceUnavailable,
+    )
+}
+
+
+def request_id_of(request: Request) -> str | None:
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def problem_body(
+    error: VaultAPIError, *, instance: str | None, request_id: str | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + error.code,
+        "title": error.title,
+        "status": error.status,
+        "code": error.code,
+    }
+    if error.detail:
+        body["detail"] = error.detail
+    if instance:
+        body["instance"] = instance
+    if request_id:
+        body["request_id"] = request_id
+    for key, value in error.extra.items():
+        body.setdefault(key, value)
+    return body
+
+
+def problem_response(
+    error: VaultAPIError, *, instance: str | None = None, request_id: str | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(error, instance=instance, request_id=request_id),
+        status_code=error.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=error.headers,
+    )
+
+
+def _respond(request: Request, error: VaultAPIError) -> JSONResponse:
+    return problem_response(error, instance=request.url.path, request_id=request_id_of(request))
+
+
+async def _on_vaultapi_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VaultAPIError)  # noqa: S101 - registered for this type only
+    return _respond(request, exc)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    cls = _BY_STATUS.get(exc.status_code)
+    headers = dict(exc.headers or {})
+    if cls is None:
+        cls = InternalError if exc.status_code >= 500 else BadRequest
+    detail = None
+    if exc.status_code == 404:
+        detail = f"No route matches {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    elif isinstance(exc.detail, str) and exc.status_code < 500:
+        detail = exc.detail
+    return _respond(request, cls(detail, headers=headers))
+
+
+def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors without `input` and `ctx`: the rejected value may be a
+    secret (a verifier, a proof), and a problem body must never echo it."""
+    cleaned: list[dict[str, Any]] = []
+    for error in errors:
+        cleaned.append(
+            {
+                "loc": [part if isinstance(part, int) else str(part) for part in error["loc"]],
+                "msg": str(error["msg"]),
+                "type": str(error["type"]),
+            }
+        )
+    return cleaned
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    errors = _field_errors(exc.errors())
+    summary = "; ".join(
+        f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in errors[:5]
+    )
+    return _respond(request, ValidationFailed(summary, extra={"errors": errors}))
+
+
+# Raised unwrapped by drivers while connecting (refused, unresolvable host,
+# connect timeout, PostgreSQL still starting up).
+_CONNECT_ERRORS: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when `exc` means "the database is not reachable right now"."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError, *_CONNECT_ERRORS)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_connection_error(exc):
+        raise exc  # a real bug: let the outer middleware log it and answer 500
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return _respond(
+        request,
+        DatabaseUnavailable(
+            "The database cannot be reached; retry later", headers={"Retry-After": "5"}
+        ),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(VaultAPIError, _on_vaultapi_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeoutError, _on_database_error)
+    for error_type in _CONNECT_ERRORS:
+        app.add_exception_handler(error_type, _on_database_error)

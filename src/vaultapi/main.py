@@ -1,0 +1,120 @@
+"""Application factory.
+
+`create_app()` does no I/O: it can build the app (and its OpenAPI document)
+without a database or secrets. The lifespan does the start-up work: resolve
+the server keys (refusing a production start without them), open the
+database, migrate it when configured to, and check its schema revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from vaultapi import API_VERSION, __version__
+from vaultapi.api import docs, meta
+from vaultapi.config import Settings
+from vaultapi.db import migrate
+from vaultapi.db.engine import create_engine, create_sessionmaker
+from vaultapi.errors import ConfigurationError, install_error_handlers
+from vaultapi.logs import configure_logging
+from vaultapi.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from vaultapi.openapi import install_openapi
+from vaultapi.runtime import Runtime
+from vaultapi.server_keys import load_server_keys
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Zero-knowledge password-manager API. The master password never leaves the
+client: accounts log in with SRP-6a, and the vault holds only client-encrypted
+ciphertext. Every error is an RFC 9457 `application/problem+json` body with a
+stable `code`.
+"""
+
+
+def check_startable(settings: Settings) -> None:
+    """Raise `ConfigurationError` listing everything that keeps these settings
+    from starting a server. Also called by `vaultapi serve` before it forks."""
+    if settings.is_production:
+        problems = settings.production_problems()
+        if problems:
+            raise ConfigurationError(problems)
+    settings.effective_database_url()  # validates the URL's scheme and driver
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    configure_logging(settings.log)
+    try:
+        check_startable(settings)
+        keys = load_server_keys(settings)
+    except ConfigurationError as exc:
+        log.critical(exc.render())
+        raise
+    url = settings.effective_database_url()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        log.warning("using the embedded SQLite database %s", settings.embedded_database_path)
+    engine = create_engine(url, settings.database)
+    try:
+        if settings.auto_migrate:
+            await migrate.upgrade(engine)
+        app.state.runtime = Runtime(
+            settings=settings,
+            keys=keys,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            schema_heads=migrate.head_revisions(),
+        )
+        log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    middleware = [
+        Middleware(
+            RequestContextMiddleware, hsts_max_age_seconds=settings.http.hsts_max_age_seconds
+        ),
+    ]
+    if settings.http.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.http.cors_origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+                expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        )
+    middleware.append(
+        Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.http.max_body_bytes)
+    )
+
+    app = FastAPI(
+        title="vaultapi",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        middleware=middleware,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(meta.probes)
+    app.include_router(meta.router, prefix=f"/v{API_VERSION}")
+    app.include_router(docs.router)
+    install_openapi(app)
+    return app

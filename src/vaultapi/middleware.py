@@ -1,0 +1,199 @@
+"""Pure ASGI middleware: request context, security headers, body size limit.
+
+Pure ASGI rather than `BaseHTTPMiddleware`, so that streaming bodies and
+context variables behave, and so that the order is explicit (outermost first):
+
+1. `RequestContextMiddleware` — request id (accepted or created, echoed, put in
+   every log line), access log, security headers on every response, and the
+   last-resort handler: an unexpected exception becomes a 500 problem with
+   the request id; the traceback goes to the log only.
+2. CORS, when origins are configured.
+3. `BodySizeLimitMiddleware` — 413 before the body is read whole.
+
+FastAPI's own `max_body_size` is not used: it sits outside user middleware
+and answers in plain text, without problem+json or a request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vaultapi.errors import BadRequest, InternalError, PayloadTooLarge, problem_response
+from vaultapi.logs import request_id_var
+
+access_log = logging.getLogger("vaultapi.access")
+error_log = logging.getLogger("vaultapi.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{8,128}")
+
+STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _request_id_from(headers: Headers) -> str:
+    """Accept a caller's id (from a proxy or client) when it is safe to echo and
+    log, else make one. A malformed id is replaced, not rejected: tracing must
+    never turn a good request into a failed one."""
+    offered = headers.get(REQUEST_ID_HEADER)
+    if offered and _ACCEPTABLE_REQUEST_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts_max_age_seconds: int) -> None:
+        self.app = app
+        self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains"
+
+    def _security_headers(self, scope: Scope) -> Iterable[tuple[str, str]]:
+        yield "X-Content-Type-Options", "nosniff"
+        yield "X-Frame-Options", "DENY"
+        yield "Referrer-Policy", "no-referrer"
+        yield "Cross-Origin-Opener-Policy", "same-origin"
+        yield "Cross-Origin-Resource-Policy", "same-origin"
+        yield "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+        # Routes that need something else (docs pages and their assets) set their own.
+        yield "Cache-Control", "no-store"
+        yield "Content-Security-Policy", STRICT_CSP
+        if scope.get("scheme") == "https":
+            yield "Strict-Transport-Security", self.hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = _request_id_from(Headers(scope=scope))
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                for name, value in self._security_headers(scope):
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if response_started:
+                raise  # the server closes the connection: nothing else can be said now
+            response = problem_response(
+                InternalError(
+                    "An unexpected error occurred; quote the request id when reporting it"
+                ),
+                instance=scope["path"],
+                request_id=request_id,
+            )
+            await response(scope, receive, send_with_headers)
+        finally:
+            client = scope.get("client")
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client_ip": client[0] if client else None,
+                },
+            )
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over `max_body_bytes` without reading them whole.
+
+    A declared `Content-Length` over the limit is answered at once, before any
+    byte of the body is read. A body without one (chunked) is counted as it
+    streams in; the chunk that crosses the limit makes every later read fail,
+    and whatever the application then tries to answer is replaced by the 413.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = scope.get("state", {}).get("request_id")
+        too_large = PayloadTooLarge(
+            f"The request body exceeds the limit of {self.max_body_bytes} bytes",
+            extra={"max_body_bytes": self.max_body_bytes},
+            headers={"Connection": "close"},
+        )
+
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                response = problem_response(
+                    BadRequest("Content-Length is not a number"),
+                    instance=scope["path"],
+                    request_id=request_id,
+                )
+                await response(scope, receive, send)
+                return
+            if int(declared) > self.max_body_bytes:
+                response = problem_response(
+                    too_large, instance=scope["path"], request_id=request_id
+                )
+                await response(scope, receive, send)
+                return
+
+        received = 0
+        exceeded = False
+        replaced = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    exceeded = True
+                    raise too_large
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal replaced
+            if not exceeded:
+                await send(message)
+                return
+            if message["type"] == "http.response.start" and not replaced:
+                replaced = True
+                response = problem_response(
+                    too_large, instance=scope["path"], request_id=request_id
+                )
+                await response(scope, receive, send)
+            # drop the application's own response to the oversized request
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded or replaced:
+                raise
+            await guarded_send({"type": "http.response.start", "status": 413, "headers": []})

@@ -1,0 +1,82 @@
+"""Alembic environment, async.
+
+Called two ways: from `vaultapi.db.migrate` with a live connection in
+`config.attributes["connection"]` (the server's start-up and `vaultapi db
+upgrade`), or by the `alembic` command line, which gets the URL from
+`sqlalchemy.url` or else from the application settings.
+"""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import Connection
+
+from vaultapi.config import DatabaseSettings, Settings
+from vaultapi.db.engine import create_engine, is_sqlite
+from vaultapi.db.models import metadata
+
+config = context.config
+
+
+def _database_url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    return url if url else Settings().effective_database_url()
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # ALTER support on SQLite
+        compare_type=True,
+        compare_server_default=True,
+    )
+
+
+def _run(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_with_own_engine() -> None:
+    url = _database_url()
+    if is_sqlite(url):
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if database:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, DatabaseSettings())
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+def run_offline() -> None:
+    context.configure(
+        url=_database_url(),
+        target_metadata=metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        asyncio.run(_run_with_own_engine())
+    else:
+        _run(connection)
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

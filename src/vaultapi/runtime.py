@@ -1,0 +1,23 @@
+"""What a running app holds between requests: settings, keys, database handles.
+
+Built by the lifespan at start and stored on `app.state.runtime`. Nothing in
+it is per-user state: any worker can serve any request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from vaultapi.config import Settings
+from vaultapi.server_keys import ServerKeys
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    keys: ServerKeys
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    schema_heads: frozenset[str]

@@ -1,0 +1,61 @@
+"""Liveness, readiness and server information, on both databases."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import ClientFactory
+from vaultapi import API_VERSION
+from vaultapi.db.migrate import head_revisions
+
+
+async def test_healthz_answers_without_touching_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_database_at_head(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["schema_revision"] == ",".join(sorted(head_revisions()))
+
+
+async def test_readyz_is_503_when_the_schema_is_behind(
+    make_client: ClientFactory, empty_database_url: str
+) -> None:
+    """A database that was never migrated is reachable but not ready."""
+    async with make_client(database_url=empty_database_url) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "not_ready"
+    assert "vaultapi db upgrade" in problem["detail"]
+    assert response.headers["retry-after"] == "5"
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(make_client: ClientFactory) -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    async with make_client(
+        database_url="postgresql://postgres@127.0.0.1:9/none",
+        database={"connect_timeout_seconds": 1, "ready_timeout_seconds": 2},
+    ) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    problem = response.json()
+    assert problem["code"] == "not_ready"
+    assert problem["detail"] == "The database cannot be reached"
+    assert "127.0.0.1:9" not in response.text  # no connection details leak
+
+
+async def test_server_info_lives_under_the_version_prefix(make_client: ClientFactory) -> None:
+    async with make_client(http={"max_body_bytes": 4096}) as client:
+        response = await client.get(f"/v{API_VERSION}/server")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["api_version"] == API_VERSION
+    assert body["protocol_suites"] == ["v1"]
+    assert body["limits"] == {"max_body_bytes": 4096}

@@ -1,0 +1,98 @@
+"""`vaultapi serve` as a real process: the Quick start path, workers, TLS."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.support.servers import running_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_embedded_default_starts_migrates_and_serves(workdir: Path) -> None:
+    """The Quick start: no configuration at all."""
+    with running_server(workdir) as server:
+        ready = httpx.get(f"{server.base_url}/readyz")
+        docs = httpx.get(f"{server.base_url}/docs")
+        asset = httpx.get(f"{server.base_url}/docs/assets/swagger-ui-bundle.js")
+        schema = httpx.get(f"{server.base_url}/openapi.json")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert docs.status_code == 200
+    assert "swagger-ui-bundle.js" in docs.text
+    assert asset.status_code == 200
+    assert len(asset.content) > 100_000
+    assert schema.json()["info"]["title"] == "vaultapi"
+    assert (workdir / ".vaultapi" / "vaultapi.db").exists()
+    assert (workdir / ".vaultapi" / "secrets.json").stat().st_mode & 0o077 == 0
+    log = server.log()
+    assert "DEVELOPMENT MODE" in log
+    assert '"logger": "vaultapi.access"' in log
+    assert '"request_id"' in log
+
+
+def test_two_workers_on_postgresql(workdir: Path, postgresql_url: str) -> None:
+    env = {"VAULTAPI_DATABASE_URL": postgresql_url}
+    with running_server(workdir, env=env, args=["--workers", "2"]) as server:
+        for _ in range(40):
+            response = httpx.get(f"{server.base_url}/readyz")
+            assert response.status_code == 200
+    log = server.log()
+    assert "Started parent process" in log
+    assert log.count("Application startup complete") == 2
+    assert not (workdir / ".vaultapi" / "vaultapi.db").exists()
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_serves_https_with_hsts(workdir: Path) -> None:
+    cert, key = _self_signed(workdir)
+    context = ssl.create_default_context(cafile=str(cert))
+    args = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
+    with running_server(workdir, args=args, scheme="https", verify=context) as server:
+        response = httpx.get(f"{server.base_url}/healthz", verify=context)
+        plain = server.base_url.replace("https://", "http://")
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{plain}/healthz", timeout=3)
+    assert response.status_code == 200
+    assert response.headers["strict-transport-security"].startswith("max-age=")
