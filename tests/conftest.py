@@ -100,8 +100,7 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 SettingsFactory = Callable[..., Settings]
 
 
-@pytest.fixture
-def make_settings(database_url: str, tmp_path: Path) -> SettingsFactory:
+def settings_factory(database_url: str, tmp_path: Path) -> SettingsFactory:
     def make(**overrides: Any) -> Settings:
         base: dict[str, Any] = {
             "database_url": database_url,
@@ -112,6 +111,11 @@ def make_settings(database_url: str, tmp_path: Path) -> SettingsFactory:
         return Settings(**_merge(base, overrides))
 
     return make
+
+
+@pytest.fixture
+def make_settings(database_url: str, tmp_path: Path) -> SettingsFactory:
+    return settings_factory(database_url, tmp_path)
 
 
 @asynccontextmanager
@@ -128,10 +132,7 @@ async def started(app: FastAPI) -> AsyncIterator[FastAPI]:
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
-@pytest.fixture
-def make_client(make_settings: SettingsFactory) -> ClientFactory:
-    """`async with make_client(http={"max_body_bytes": 2048}) as client: …`;
-    `app_hook(app)` may add test-only routes before the app starts."""
+def client_factory(make_settings: SettingsFactory) -> ClientFactory:
 
     @asynccontextmanager
     async def make(
@@ -148,6 +149,20 @@ def make_client(make_settings: SettingsFactory) -> ClientFactory:
                 yield client
 
     return make
+
+
+@pytest.fixture
+def make_client(make_settings: SettingsFactory) -> ClientFactory:
+    """`async with make_client(http={"max_body_bytes": 2048}) as client: …`;
+    `app_hook(app)` may add test-only routes before the app starts.
+    Parametrized: the test runs on PostgreSQL and on SQLite."""
+    return client_factory(make_settings)
+
+
+@pytest.fixture
+def make_postgresql_client(postgresql_url: str, tmp_path: Path) -> ClientFactory:
+    """Like `make_client`, once, for tests about PostgreSQL itself."""
+    return client_factory(settings_factory(postgresql_url, tmp_path))
 
 
 @pytest.fixture

@@ -86,6 +86,17 @@ def test_production_start_without_secrets_fails_and_says_what_is_missing(workdir
     assert not (workdir / ".vaultapi").exists()  # refused before touching anything
 
 
+def test_an_unreachable_database_at_start_is_a_clear_error(workdir: Path) -> None:
+    env = {
+        "VAULTAPI_DATABASE_URL": "postgresql://postgres@127.0.0.1:9/vault",
+        "VAULTAPI_DATABASE__CONNECT_TIMEOUT_SECONDS": "1",
+    }
+    result = run("serve", "--port", "0", cwd=workdir, env=env)
+    assert result.returncode == 1
+    assert "migrating the database failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_invalid_settings_fail_with_the_variable_named(workdir: Path) -> None:
     result = run("serve", cwd=workdir, env={"VAULTAPI_HTTP__MAX_BODY_BYTES": "lots"})
     assert result.returncode == 2

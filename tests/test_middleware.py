@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.conftest import ClientFactory
 
@@ -164,9 +165,12 @@ async def test_a_streamed_body_over_the_limit_is_cut_off(limited: httpx.AsyncCli
     assert chunks_read < 10  # stopped right after crossing 2 KiB, not after 1000 KiB
 
 
-async def test_a_non_numeric_content_length_is_a_400(limited: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("declared", ["3x", "+3", " 3", "9" * 5000])
+async def test_a_malformed_content_length_is_a_400(
+    limited: httpx.AsyncClient, declared: str
+) -> None:
     response = await limited.post(
-        "/v1/_test/echo", content=b"abc", headers={"Content-Length": "3x"}
+        "/v1/_test/echo", content=b"abc", headers={"Content-Length": declared}
     )
     assert response.status_code == 400
     assert response.json()["code"] == "bad_request"
@@ -178,3 +182,29 @@ async def test_the_default_limit_is_one_mebibyte(make_client: ClientFactory) -> 
         too_big = await client.post("/v1/_test/echo", content=b"x" * (1024 * 1024 + 1))
     assert ok.status_code == 200
     assert too_big.status_code == 413
+
+
+async def test_a_non_ascii_digit_content_length_is_a_400_not_a_crash() -> None:
+    """Byte 0xB3 decodes (latin-1) to '\u00b3', which `str.isdigit()` accepts and
+    `int()` refuses. httpx cannot send it, a lenient server could: raw ASGI."""
+    from vaultapi.middleware import BodySizeLimitMiddleware
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the application must not be reached")
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/x",
+        "headers": [(b"content-length", b"\xb3")],
+    }
+    await BodySizeLimitMiddleware(app, max_body_bytes=LIMIT)(scope, receive, send)
+    assert sent[0]["status"] == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+import stat
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,11 @@ def test_embedded_default_starts_migrates_and_serves(workdir: Path) -> None:
         docs = httpx.get(f"{server.base_url}/docs")
         asset = httpx.get(f"{server.base_url}/docs/assets/swagger-ui-bundle.js")
         schema = httpx.get(f"{server.base_url}/openapi.json")
+        data = workdir / ".vaultapi"
+        files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data.iterdir()}
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {"vaultapi.db", "vaultapi.db-wal", "secrets.json"} <= set(files)
+    assert all(mode == 0o600 for mode in files.values()), files
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
     assert docs.status_code == 200
@@ -33,8 +39,6 @@ def test_embedded_default_starts_migrates_and_serves(workdir: Path) -> None:
     assert asset.status_code == 200
     assert len(asset.content) > 100_000
     assert schema.json()["info"]["title"] == "vaultapi"
-    assert (workdir / ".vaultapi" / "vaultapi.db").exists()
-    assert (workdir / ".vaultapi" / "secrets.json").stat().st_mode & 0o077 == 0
     log = server.log()
     assert "DEVELOPMENT MODE" in log
     assert '"logger": "vaultapi.access"' in log

@@ -16,7 +16,8 @@ from vaultapi.db.engine import normalize_database_url
 from vaultapi.errors import ConfigurationError
 from vaultapi.server_keys import generate_ed25519_pem, load_server_keys
 
-STRONG = "s" * 48
+STRONG = "k7Qd2-vR9xLmW4pZ0aYcTnE8hJ6uB3sF1gKoXiV5"
+STRONG_RANDOM = "Zp4Lq9Xw2Rt7Vn0Ks5Mb8Hc3Jd6Gf1Ya-Ue_Io"
 
 
 def production(**overrides: object) -> Settings:
@@ -70,12 +71,12 @@ def test_secrets_never_appear_in_a_repr(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path,
         database_url="postgresql://vault:db-password-123@db/vault",  # type: ignore[arg-type]
-        auth={"server_secret": STRONG, "jwt_secret": "j" * 40},  # type: ignore[arg-type]
+        auth={"server_secret": STRONG, "jwt_secret": STRONG_RANDOM},  # type: ignore[arg-type]
     )
     text = repr(settings) + str(settings)
     assert "db-password-123" not in text
     assert STRONG not in text
-    assert "j" * 40 not in text
+    assert STRONG_RANDOM not in text
     keys = load_server_keys(settings)
     assert STRONG not in repr(keys)
     assert "ServerKeys" in repr(keys)
@@ -119,6 +120,22 @@ def test_production_refuses_weak_or_malformed_secrets() -> None:
     joined = "\n".join(settings.production_problems())
     assert "SERVER_SECRET is shorter than 32 bytes" in joined
     assert "JWT_PRIVATE_KEY is not an unencrypted Ed25519 PEM key" in joined
+
+
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        ({"server_secret": "a" * 40}, "SERVER_SECRET is not random"),
+        ({"server_secret": "ab" * 20}, "SERVER_SECRET is not random"),
+        (
+            {"server_secret": STRONG_RANDOM, "jwt_algorithm": "HS256", "jwt_secret": STRONG_RANDOM},
+            "JWT_SECRET must differ from VAULTAPI_AUTH__SERVER_SECRET",
+        ),
+    ],
+)
+def test_production_refuses_placeholder_secrets(auth: dict[str, str], expected: str) -> None:
+    settings = production(database_url="postgresql://db/vault", auth=auth)
+    assert any(expected in problem for problem in settings.production_problems())
 
 
 def test_production_with_hs256_needs_the_shared_secret() -> None:
@@ -203,3 +220,33 @@ def test_a_too_open_secrets_file_is_tightened(tmp_path: Path) -> None:
     path.chmod(0o644)
     load_server_keys(Settings(data_dir=tmp_path))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_embedded_storage_is_private_and_tightened(tmp_path: Path) -> None:
+    from vaultapi.storage import prepare_database_storage
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    (data / "vaultapi.db").touch(mode=0o644)
+    (data / "vaultapi.db").chmod(0o644)
+    prepare_database_storage(Settings(data_dir=data))
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "vaultapi.db").stat().st_mode) == 0o600
+
+    fresh = tmp_path / "fresh"
+    prepare_database_storage(Settings(data_dir=fresh))
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    assert stat.S_IMODE((fresh / "vaultapi.db").stat().st_mode) == 0o600
+
+
+def test_console_log_lines_cannot_be_forged() -> None:
+    from vaultapi.logs import ConsoleFormatter
+
+    record = logging.LogRecord(
+        "vaultapi.access", logging.INFO, __file__, 1, "GET %s 404", ("/x\n2026 FAKE",), None
+    )
+    record.request_id = "r1"
+    line = ConsoleFormatter().format(record)
+    assert "\n" not in line
+    assert line.endswith("GET /x\\n2026 FAKE 404")

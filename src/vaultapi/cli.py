@@ -10,10 +10,11 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vaultapi.config import Settings
-from vaultapi.errors import ConfigurationError
+from vaultapi.errors import ConfigurationError, DatabaseUnreachable
 
 app = typer.Typer(
     name="vaultapi",
@@ -24,7 +25,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # no hard wrapping: messages end up in logs
 T = TypeVar("T")
 
 
@@ -79,6 +80,9 @@ def serve(
             asyncio.run(_with_engine(_cli_engine(), migrate.upgrade))
     except ConfigurationError as exc:
         raise _fail(exc, "vaultapi cannot start") from exc
+    except (DatabaseUnreachable, DBAPIError) as exc:
+        err.print(f"[red]vaultapi cannot start: migrating the database failed: {exc}[/red]")
+        raise typer.Exit(1) from exc
 
     uvicorn.run(
         "vaultapi.main:create_app",
@@ -97,14 +101,14 @@ def serve(
 
 def _cli_engine() -> AsyncEngine:
     from vaultapi.db.engine import create_engine
+    from vaultapi.storage import prepare_database_storage
 
     settings = _settings()
     try:
         url = settings.effective_database_url()
     except ConfigurationError as exc:
         raise _fail(exc, "invalid database configuration") from exc
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_database_storage(settings)
     return create_engine(url, settings.database)
 
 

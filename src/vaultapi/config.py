@@ -125,8 +125,9 @@ class Settings(BaseSettings):
         problems: list[str] = []
         if self.database_url is None:
             problems.append(
-                "VAULTAPI_DATABASE_URL is not set (production needs PostgreSQL, "
-                "e.g. postgresql://vaultapi:…@db:5432/vaultapi)"
+                "VAULTAPI_DATABASE_URL is not set (PostgreSQL, e.g. "
+                "postgresql://vaultapi:…@db:5432/vaultapi; or sqlite:////var/lib/vaultapi/vault.db "
+                "for a single-machine, single-worker installation)"
             )
         problems.extend(explicit_secret_problems(self.auth, require_all=True))
         return problems

@@ -11,15 +11,15 @@ request id (the traceback goes to the log, never to the client).
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any, ClassVar
+from urllib.parse import quote
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,6 +38,13 @@ class ConfigurationError(Exception):
 
     def render(self, heading: str = "vaultapi cannot start") -> str:
         return heading + ":\n" + "\n".join(f"  - {problem}" for problem in self.problems)
+
+
+class DatabaseUnreachable(Exception):
+    """A database connection could not be opened: refused, unreachable, timed
+    out, wrong credentials, no such database, too many connections, starting
+    up. Raised by our connection factory (`vaultapi.db.engine`), so an outage
+    is told apart from a bug by where it happened, not by guessing from types."""
 
 
 class VaultAPIError(Exception):
@@ -174,8 +181,16 @@ def problem_response(
     )
 
 
+def instance_of(path: str) -> str:
+    """The request path as a URI reference (RFC 9457 `instance`), re-encoded:
+    the decoded path may hold spaces, newlines or non-ASCII text."""
+    return quote(path, safe="/:@!$&'()*+,;=-._~")
+
+
 def _respond(request: Request, error: VaultAPIError) -> JSONResponse:
-    return problem_response(error, instance=request.url.path, request_id=request_id_of(request))
+    return problem_response(
+        error, instance=instance_of(request.scope["path"]), request_id=request_id_of(request)
+    )
 
 
 async def _on_vaultapi_error(request: Request, exc: Exception) -> JSONResponse:
@@ -185,10 +200,8 @@ async def _on_vaultapi_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
-    cls = _BY_STATUS.get(exc.status_code)
+    cls = _BY_STATUS.get(exc.status_code) or _generic_error(exc.status_code)
     headers = dict(exc.headers or {})
-    if cls is None:
-        cls = InternalError if exc.status_code >= 500 else BadRequest
     detail = None
     if exc.status_code == 404:
         detail = f"No route matches {request.method} {request.url.path}"
@@ -199,19 +212,83 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     return _respond(request, cls(detail, headers=headers))
 
 
+# Pydantic error types whose message is built from the constraint only (a
+# length, a pattern, the allowed literals), never from the rejected input.
+# Any other type gets a fixed message: pydantic's own text may quote the input
+# (`union_tag_invalid`, `uuid_parsing`, custom `value_error`s), and in a
+# password manager the input may be a secret.
+_MESSAGES_WITHOUT_INPUT = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "string_type",
+        "string_too_short",
+        "string_too_long",
+        "string_pattern_mismatch",
+        "int_type",
+        "int_parsing",
+        "float_type",
+        "float_parsing",
+        "bool_type",
+        "bool_parsing",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "multiple_of",
+        "too_short",
+        "too_long",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "literal_error",
+        "enum",
+        "uuid_type",
+        "datetime_type",
+        "json_invalid",
+        "json_type",
+        "bytes_type",
+        "bytes_too_short",
+        "bytes_too_long",
+    }
+)
+_MAX_LOC_PART = 64
+
+
+def _safe_message(error: Mapping[str, Any]) -> str:
+    error_type = str(error["type"])
+    if error_type in _MESSAGES_WITHOUT_INPUT:
+        return str(error["msg"])
+    return f"Invalid value ({error_type})"
+
+
+def _generic_error(status: int) -> type[VaultAPIError]:
+    """An error class for a status we have no class for, keeping the status."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    code = "_".join(phrase.lower().replace("-", " ").split())
+    return type(
+        "HTTPStatusError", (VaultAPIError,), {"status": status, "code": code, "title": phrase}
+    )
+
+
 def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """Pydantic's errors without `input` and `ctx`: the rejected value may be a
-    secret (a verifier, a proof), and a problem body must never echo it."""
-    cleaned: list[dict[str, Any]] = []
-    for error in errors:
-        cleaned.append(
-            {
-                "loc": [part if isinstance(part, int) else str(part) for part in error["loc"]],
-                "msg": str(error["msg"]),
-                "type": str(error["type"]),
-            }
-        )
-    return cleaned
+    """Pydantic's errors without `input`, `ctx`, or any message that could
+    quote the input; client-chosen keys in `loc` are cut to a bounded length."""
+    return [
+        {
+            "loc": [
+                part if isinstance(part, int) else str(part)[:_MAX_LOC_PART]
+                for part in error["loc"]
+            ],
+            "msg": _safe_message(error),
+            "type": str(error["type"]),
+        }
+        for error in errors
+    ]
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -223,29 +300,29 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return _respond(request, ValidationFailed(summary, extra={"errors": errors}))
 
 
-# Raised unwrapped by drivers while connecting (refused, unresolvable host,
-# connect timeout, PostgreSQL still starting up).
-_CONNECT_ERRORS: tuple[type[Exception], ...] = (
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.InterfaceError,
-)
+# SQLite errors that mean "the database file cannot be used right now", as
+# opposed to a bug in our SQL (`no such table`, which must stay a 500).
+_SQLITE_OUTAGE_MESSAGES = ("database is locked", "unable to open database file", "disk I/O error")
 
 
-def is_connection_error(exc: BaseException) -> bool:
-    """True when `exc` means "the database is not reachable right now"."""
-    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError, *_CONNECT_ERRORS)):
+def is_database_outage(exc: BaseException) -> bool:
+    """True when `exc` means "the database cannot serve us right now" (answer 503),
+    false for errors in our own SQL or data (answer 500 and fix the bug)."""
+    if isinstance(exc, (DatabaseUnreachable, PoolTimeoutError)):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError) and any(
+        message in str(exc.orig) for message in _SQLITE_OUTAGE_MESSAGES
+    )
 
 
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
-    if not is_connection_error(exc):
+    if not is_database_outage(exc):
         raise exc  # a real bug: let the outer middleware log it and answer 500
-    log.warning("database unavailable: %s", type(exc).__name__)
+    log.warning("database unavailable: %s", exc)
     return _respond(
         request,
         DatabaseUnavailable(
@@ -260,5 +337,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(PoolTimeoutError, _on_database_error)
-    for error_type in _CONNECT_ERRORS:
-        app.add_exception_handler(error_type, _on_database_error)
+    app.add_exception_handler(DatabaseUnreachable, _on_database_error)

@@ -62,8 +62,22 @@ class JSONFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
+    """One line per record: control characters in the message (a percent-decoded
+    request path can hold a newline) are escaped, so a request cannot forge a
+    log line. Tracebacks, added after the message, keep their lines."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - stdlib name
+        record.message = _escape_controls(record.message)
+        return super().formatMessage(record)
+
+
+def _escape_controls(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class _OwnedHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -79,6 +93,9 @@ def configure_logging(settings: LogSettings) -> None:
     handler.setFormatter(JSONFormatter() if settings.format == "json" else ConsoleFormatter())
     root.addHandler(handler)
     root.setLevel(settings.level)
+    # aiosqlite logs every statement with its parameters at DEBUG: verifiers and
+    # ciphertext must not reach a log, whatever level an operator picks.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     # Our middleware writes the access log (with request ids); uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

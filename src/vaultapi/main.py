@@ -27,6 +27,7 @@ from vaultapi.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from vaultapi.openapi import install_openapi
 from vaultapi.runtime import Runtime
 from vaultapi.server_keys import load_server_keys
+from vaultapi.storage import prepare_database_storage
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.critical(exc.render())
         raise
     url = settings.effective_database_url()
+    prepare_database_storage(settings)
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         log.warning("using the embedded SQLite database %s", settings.embedded_database_path)
     engine = create_engine(url, settings.database)
     try:
@@ -81,11 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    middleware = [
-        Middleware(
-            RequestContextMiddleware, hsts_max_age_seconds=settings.http.hsts_max_age_seconds
-        ),
-    ]
+    middleware: list[Middleware] = []
     if settings.http.cors_origins:
         middleware.append(
             Middleware(
@@ -97,6 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_age=600,
             )
         )
+    middleware.append(
+        Middleware(
+            RequestContextMiddleware, hsts_max_age_seconds=settings.http.hsts_max_age_seconds
+        )
+    )
     middleware.append(
         Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.http.max_body_bytes)
     )

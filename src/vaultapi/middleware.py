@@ -3,11 +3,12 @@
 Pure ASGI rather than `BaseHTTPMiddleware`, so that streaming bodies and
 context variables behave, and so that the order is explicit (outermost first):
 
-1. `RequestContextMiddleware` — request id (accepted or created, echoed, put in
+1. CORS, when origins are configured: outermost, so that even a last-resort
+   500 carries the CORS headers a browser client needs to read it.
+2. `RequestContextMiddleware` — request id (accepted or created, echoed, put in
    every log line), access log, security headers on every response, and the
    last-resort handler: an unexpected exception becomes a 500 problem with
    the request id; the traceback goes to the log only.
-2. CORS, when origins are configured.
 3. `BodySizeLimitMiddleware` — 413 before the body is read whole.
 
 FastAPI's own `max_body_size` is not used: it sits outside user middleware
@@ -25,7 +26,13 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaultapi.errors import BadRequest, InternalError, PayloadTooLarge, problem_response
+from vaultapi.errors import (
+    BadRequest,
+    InternalError,
+    PayloadTooLarge,
+    instance_of,
+    problem_response,
+)
 from vaultapi.logs import request_id_var
 
 access_log = logging.getLogger("vaultapi.access")
@@ -147,10 +154,12 @@ class BodySizeLimitMiddleware:
 
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            # ASCII digits only, at most 18 of them: `isdigit()` alone accepts "²",
+            # and `int()` refuses more than 4300 digits with a ValueError.
+            if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
                 response = problem_response(
                     BadRequest("Content-Length is not a number"),
-                    instance=scope["path"],
+                    instance=instance_of(scope["path"]),
                     request_id=request_id,
                 )
                 await response(scope, receive, send)
@@ -165,6 +174,7 @@ class BodySizeLimitMiddleware:
         received = 0
         exceeded = False
         replaced = False
+        app_started = False
 
         async def limited_receive() -> Message:
             nonlocal received, exceeded
@@ -179,10 +189,15 @@ class BodySizeLimitMiddleware:
             return message
 
         async def guarded_send(message: Message) -> None:
-            nonlocal replaced
+            nonlocal replaced, app_started
             if not exceeded:
+                app_started = app_started or message["type"] == "http.response.start"
                 await send(message)
                 return
+            if app_started:
+                # The app answered before reading the whole body; a second
+                # response cannot follow. Abort: the server drops the connection.
+                raise too_large
             if message["type"] == "http.response.start" and not replaced:
                 replaced = True
                 response = problem_response(
@@ -194,6 +209,6 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
-            if not exceeded or replaced:
+            if not exceeded or replaced or app_started:
                 raise
             await guarded_send({"type": "http.response.start", "status": 413, "headers": []})

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vaultapi.config import MIN_SECRET_BYTES, AuthSettings, Settings
 from vaultapi.errors import ConfigurationError
+from vaultapi.storage import ensure_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,19 @@ def _ed25519_from_pem(pem: str) -> Ed25519PrivateKey | None:
     return key if isinstance(key, Ed25519PrivateKey) else None
 
 
+MIN_DISTINCT_CHARACTERS = 10
+"""A 32-byte secret made of fewer distinct characters than this ('aaaa…',
+'abababab…') is a placeholder, not randomness."""
+
+
+def _weakness(name: str, secret: str) -> str | None:
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"{name} is shorter than {MIN_SECRET_BYTES} bytes"
+    if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
+        return f"{name} is not random (too few distinct characters); use `vaultapi keygen`"
+    return None
+
+
 def explicit_secret_problems(auth: AuthSettings, *, require_all: bool) -> list[str]:
     """What is wrong with the secrets given in settings. With `require_all`,
     a missing secret that the configured algorithm needs is a problem too."""
@@ -63,8 +77,10 @@ def explicit_secret_problems(auth: AuthSettings, *, require_all: bool) -> list[s
                 f"VAULTAPI_AUTH__SERVER_SECRET is not set (at least {MIN_SECRET_BYTES} random "
                 "bytes, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
-    elif len(auth.server_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
-        problems.append(f"VAULTAPI_AUTH__SERVER_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+    elif weakness := _weakness(
+        "VAULTAPI_AUTH__SERVER_SECRET", auth.server_secret.get_secret_value()
+    ):
+        problems.append(weakness)
 
     if auth.jwt_private_key is None:
         if require_all and auth.jwt_algorithm == "EdDSA":
@@ -81,8 +97,12 @@ def explicit_secret_problems(auth: AuthSettings, *, require_all: bool) -> list[s
                 f"VAULTAPI_AUTH__JWT_SECRET is not set (HS256 needs at least "
                 f"{MIN_SECRET_BYTES} random bytes)"
             )
-    elif len(auth.jwt_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
-        problems.append(f"VAULTAPI_AUTH__JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+    elif weakness := _weakness("VAULTAPI_AUTH__JWT_SECRET", auth.jwt_secret.get_secret_value()):
+        problems.append(weakness)
+    elif auth.server_secret is not None and (
+        auth.jwt_secret.get_secret_value() == auth.server_secret.get_secret_value()
+    ):
+        problems.append("VAULTAPI_AUTH__JWT_SECRET must differ from VAULTAPI_AUTH__SERVER_SECRET")
     return problems
 
 
@@ -106,16 +126,20 @@ def _new_development_secrets() -> dict[str, str]:
 def _read_or_create_development_secrets(path: Path) -> dict[str, str]:
     """Create the file atomically (write a private temp file, then hard-link it
     into place), so that several workers starting at once agree on one set."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     if not path.exists():
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".secrets-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as tmp:
                 json.dump(_new_development_secrets(), tmp, indent=2)
+                tmp.flush()
+                os.fsync(tmp.fileno())
             with contextlib.suppress(FileExistsError):  # another worker won: use its file
                 os.link(tmp_name, path)
         finally:
             os.unlink(tmp_name)
+    if path.is_symlink() or not path.is_file():
+        raise ConfigurationError([f"{path} must be a regular file, not a link or directory"])
     if path.stat().st_mode & 0o077:
         log.warning("tightening permissions of %s to 0600", path)
         path.chmod(0o600)

@@ -7,15 +7,20 @@ probe them, and they do not change with the API version.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from vaultapi import API_VERSION, __version__
 from vaultapi.api.deps import RuntimeDep
 from vaultapi.api.responses import problem_responses
 from vaultapi.db.migrate import current_revisions
-from vaultapi.errors import NotReady, is_connection_error
+from vaultapi.errors import DatabaseUnreachable, NotReady
 from vaultapi.schemas.meta import Health, Readiness, ServerInfo, ServerLimits
+
+log = logging.getLogger(__name__)
 
 probes = APIRouter(tags=["meta"])
 router = APIRouter(tags=["meta"])
@@ -38,9 +43,9 @@ async def readyz(runtime: RuntimeDep) -> Readiness:
     timeout = runtime.settings.database.ready_timeout_seconds
     try:
         current = await asyncio.wait_for(current_revisions(runtime.engine), timeout)
-    except Exception as exc:
-        if not is_connection_error(exc):
-            raise
+    except (DatabaseUnreachable, DBAPIError, PoolTimeoutError, TimeoutError) as exc:
+        # Any database failure means "do not send traffic here"; the log says which.
+        log.warning("not ready: %s: %s", type(exc).__name__, exc)
         raise NotReady("The database cannot be reached", headers={"Retry-After": "5"}) from exc
     if current != runtime.schema_heads:
         raise NotReady(

@@ -12,8 +12,10 @@ modest load; PostgreSQL is the production database.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -26,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import PoolResetState
 
 from vaultapi.config import DatabaseSettings
-from vaultapi.errors import ConfigurationError
+from vaultapi.errors import ConfigurationError, DatabaseUnreachable
 
 _DRIVERS = {"postgresql": "asyncpg", "postgres": "asyncpg", "sqlite": "aiosqlite"}
 
@@ -35,7 +37,7 @@ def normalize_database_url(raw: str) -> str:
     """Map `postgresql://` / `postgres://` / `sqlite://` to their async drivers."""
     try:
         url = make_url(raw)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
         raise ConfigurationError([f"VAULTAPI_DATABASE_URL is not a database URL: {exc}"]) from exc
     backend = url.get_backend_name()
     if backend not in _DRIVERS:
@@ -55,26 +57,49 @@ def is_sqlite(url: str | URL) -> bool:
 
 
 def create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
+    """`hide_parameters`: SQL parameters are verifiers and ciphertext; they must
+    not reach a log line through an exception's text."""
     if is_sqlite(url):
         return _create_sqlite_engine(url, settings)
     return create_async_engine(
         url,
         echo=settings.echo,
+        hide_parameters=True,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
         pool_pre_ping=True,
-        connect_args={
-            "timeout": settings.connect_timeout_seconds,
-            "server_settings": {"application_name": "vaultapi"},
-        },
+        async_creator=_asyncpg_connector(url, settings),
     )
+
+
+# Everything asyncpg.connect raises when it cannot open a session: socket
+# errors, timeouts, and server refusals (auth, unknown database, too many
+# connections, starting up or shutting down).
+_CONNECT_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _asyncpg_connector(url: str, settings: DatabaseSettings) -> Callable[[], Awaitable[Any]]:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def connect() -> Any:
+        try:
+            return await asyncpg.connect(
+                dsn,
+                timeout=settings.connect_timeout_seconds,
+                server_settings={"application_name": "vaultapi"},
+            )
+        except _CONNECT_FAILURES as exc:
+            raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
+
+    return connect
 
 
 def _create_sqlite_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
     engine = create_async_engine(
         url,
         echo=settings.echo,
+        hide_parameters=True,
         pool_timeout=settings.pool_timeout_seconds,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
     )

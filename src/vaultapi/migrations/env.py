@@ -12,8 +12,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 from vaultapi.config import DatabaseSettings, Settings
-from vaultapi.db.engine import create_engine, is_sqlite
+from vaultapi.db.engine import create_engine
 from vaultapi.db.models import metadata
+from vaultapi.storage import prepare_database_storage
 
 config = context.config
 
@@ -41,14 +42,8 @@ def _run(connection: Connection) -> None:
 
 async def _run_with_own_engine() -> None:
     url = _database_url()
-    if is_sqlite(url):
-        from pathlib import Path
-
-        from sqlalchemy.engine import make_url
-
-        database = make_url(url).database
-        if database:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not config.get_main_option("sqlalchemy.url"):
+        prepare_database_storage(Settings())
     engine = create_engine(url, DatabaseSettings())
     try:
         async with engine.begin() as connection:
