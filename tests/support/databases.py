@@ -16,7 +16,7 @@ import os
 import secrets
 from urllib.parse import quote
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -66,10 +66,11 @@ def sqlite_url(path: str) -> str:
 
 
 async def empty_all_tables(engine: AsyncEngine) -> None:
-    tables = [table.name for table in reversed(metadata.sorted_tables)]
-    if not tables:
-        return
     async with engine.begin() as connection:
+        existing = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+        tables = [t.name for t in reversed(metadata.sorted_tables) if t.name in existing]
+        if not tables:
+            return
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{name}"' for name in tables)
             await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))

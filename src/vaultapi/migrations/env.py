@@ -7,13 +7,16 @@ upgrade`), or by the `alembic` command line, which gets the URL from
 """
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection
+from sqlmodel.sql.sqltypes import AutoString
 
 from vaultapi.config import DatabaseSettings, Settings
 from vaultapi.db.engine import create_engine
 from vaultapi.db.models import metadata
+from vaultapi.db.types import UTCDateTime
 from vaultapi.storage import prepare_database_storage
 
 config = context.config
@@ -24,10 +27,22 @@ def _database_url() -> str:
     return url if url else Settings().effective_database_url()
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Write our column types as plain SQLAlchemy types in migration scripts, so
+    that a migration never imports application code that may change later."""
+    if type_ == "type":
+        if isinstance(obj, UTCDateTime):
+            return "sa.DateTime(timezone=True)"
+        if isinstance(obj, AutoString):
+            return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",  # ALTER support on SQLite
         compare_type=True,
         compare_server_default=True,
