@@ -196,3 +196,10 @@ async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]
     finally:
         await databases.drop_database(request_postgres, name)
         await request_postgres.dispose()
+
+
+@pytest.fixture
+async def client_http(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """The app under test, for the reference client (`vaultapi.client`)."""
+    async with make_client() as http:
+        yield http

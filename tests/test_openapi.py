@@ -61,7 +61,8 @@ def test_error_responses_are_documented_as_problem_json() -> None:
 def test_api_routes_are_versioned_and_probes_are_not() -> None:
     document = json.loads(COMMITTED.read_text())
     for path in document["paths"]:
-        assert path in ("/healthz", "/readyz") or path.startswith("/v1/"), path
+        unversioned = ("/healthz", "/readyz", "/.well-known/jwks.json")
+        assert path in unversioned or path.startswith("/v1/"), path
 
 
 def test_validation_errors_are_documented_as_validation_problems() -> None:

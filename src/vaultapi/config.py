@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -42,6 +42,9 @@ class DatabaseSettings(BaseModel):
 
 
 class HTTPSettings(BaseModel):
+    trusted_proxies: list[IPvAnyNetwork] = []
+    """Peers whose `X-Forwarded-For` is believed (e.g. `["10.0.0.0/8"]`). Empty:
+    the client IP is always the TCP peer, and X-Forwarded-For is ignored."""
     max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = 1024 * 1024
     """Largest request body accepted; anything larger gets 413 before it is read whole."""
     cors_origins: list[str] = []
@@ -70,6 +73,27 @@ class AuthSettings(BaseModel):
     issuer: str = "vaultapi"
     audience: str = "vaultapi"
     access_token_ttl_seconds: Annotated[int, Field(ge=60, le=86_400)] = 900
+    refresh_token_ttl_days: Annotated[int, Field(ge=1, le=365)] = 30
+    """Absolute lifetime of a session's refresh chain: log in again after this."""
+    handshake_ttl_seconds: Annotated[int, Field(ge=5, le=600)] = 60
+    recent_auth_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
+    """How fresh an SRP proof must be for sensitive actions (password change, …)."""
+    max_sessions_per_account: Annotated[int, Field(ge=1, le=10_000)] = 100
+
+
+class AbuseSettings(BaseModel):
+    """Brute-force protection, shared by all workers through the database."""
+
+    account_free_failures: Annotated[int, Field(ge=1, le=100)] = 5
+    """Failed proofs on one account before its exponential backoff starts."""
+    account_backoff_base_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    account_backoff_max_seconds: Annotated[int, Field(ge=1, le=86_400)] = 900
+    ip_failures_per_window: Annotated[int, Field(ge=1)] = 30
+    """Failed proofs from one IP per window before it gets 429."""
+    ip_handshakes_per_window: Annotated[int, Field(ge=1)] = 60
+    """Handshake starts (the costly, unauthenticated step) from one IP per window."""
+    ip_registrations_per_window: Annotated[int, Field(ge=1)] = 10
+    window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 300
 
 
 class LogSettings(BaseModel):
@@ -94,6 +118,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     http: HTTPSettings = HTTPSettings()
     auth: AuthSettings = AuthSettings()
+    abuse: AbuseSettings = AbuseSettings()
     log: LogSettings = LogSettings()
 
     @property

@@ -58,10 +58,15 @@ class VaultAPIError(Exception):
         *,
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         self.detail = detail
         self.extra = dict(extra or {})
         self.headers = dict(headers or {})
+        self.keep_changes = keep_changes
+        """Commit the request's writes before answering with this error: for
+        decided outcomes whose bookkeeping must stick (a failed login consumes
+        its handshake and counts toward backoff)."""
         super().__init__(detail or self.title)
 
 
@@ -123,6 +128,60 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 class NotReady(ServiceUnavailable):
     code, title = "not_ready", "Not ready"
+
+
+# -- authentication and accounts ---------------------------------------------
+
+
+class InvalidCredentials(Unauthorized):
+    """The one answer for a wrong password, an unknown e-mail, or a disabled
+    account at login: which one it was is never revealed."""
+
+    code, title = "invalid_credentials", "Invalid credentials"
+
+
+class InvalidToken(Unauthorized):
+    code, title = "invalid_token", "Invalid or expired access token"
+
+
+class RefreshTokenInvalid(Unauthorized):
+    code, title = "invalid_refresh_token", "Invalid refresh token"
+
+
+class RefreshTokenReused(Unauthorized):
+    code, title = "refresh_token_reused", "Refresh token reused: the session is revoked"
+
+
+class HandshakeInvalid(Unauthorized):
+    code, title = "handshake_invalid", "Unknown, used or expired handshake"
+
+
+class InvalidSRPValue(BadRequest):
+    code, title = "invalid_srp_value", "Invalid SRP value"
+
+
+class InvalidKeyMaterial(BadRequest):
+    code, title = "invalid_key_material", "Invalid key material"
+
+
+class WeakKdfParameters(BadRequest):
+    code, title = "kdf_parameters_out_of_range", "KDF parameters out of range"
+
+
+class EmailTaken(Conflict):
+    code, title = "email_taken", "E-mail already registered"
+
+
+class RecentAuthRequired(Forbidden):
+    code, title = "recent_auth_required", "A fresh login proof is required"
+
+
+class AccountDisabled(Forbidden):
+    code, title = "account_disabled", "Account disabled"
+
+
+class TooManyAttempts(TooManyRequests):
+    code, title = "too_many_attempts", "Too many attempts"
 
 
 _BY_STATUS: dict[int, type[VaultAPIError]] = {

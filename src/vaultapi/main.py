@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import docs, meta
+from vaultapi.api import account, auth, docs, meta
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
@@ -25,7 +25,7 @@ from vaultapi.errors import ConfigurationError, install_error_handlers
 from vaultapi.logs import configure_logging
 from vaultapi.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from vaultapi.openapi import install_openapi
-from vaultapi.runtime import Runtime
+from vaultapi.runtime import Runtime, token_keys_from
 from vaultapi.server_keys import load_server_keys
 from vaultapi.storage import prepare_database_storage
 
@@ -73,6 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             schema_heads=migrate.head_revisions(),
+            token_keys=token_keys_from(keys),
         )
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
         yield
@@ -116,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(meta.probes)
-    app.include_router(meta.router, prefix=f"/v{API_VERSION}")
+    api_prefix = f"/v{API_VERSION}"
+    app.include_router(meta.router, prefix=api_prefix)
+    app.include_router(auth.router, prefix=api_prefix)
+    app.include_router(account.router, prefix=api_prefix)
     app.include_router(docs.router)
     install_openapi(app)
     return app

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vaultapi.config import Settings
+from vaultapi.crypto.tokens import TokenKeys
 from vaultapi.server_keys import ServerKeys
 
 
@@ -21,3 +22,10 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     schema_heads: frozenset[str]
+    token_keys: TokenKeys
+
+
+def token_keys_from(keys: ServerKeys) -> TokenKeys:
+    return TokenKeys(
+        algorithm=keys.jwt_algorithm, ed25519=keys.jwt_private_key, hmac_secret=keys.jwt_secret
+    )

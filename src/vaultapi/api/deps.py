@@ -3,19 +3,25 @@
 `SessionDep` gives each request one `AsyncSession` and commits it when the
 route function returns, *before* the response is sent (`scope="function"`):
 a client never sees a 2xx for a write that then failed to commit. A route
-that raises gets a rollback instead.
+that raises gets a rollback instead, unless the error says `keep_changes`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import Settings
+from vaultapi.errors import Unauthorized, VaultAPIError
 from vaultapi.runtime import Runtime
+from vaultapi.services.context import ClientInfo
+from vaultapi.services.sessions import CurrentSession, SessionService
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -37,6 +43,12 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     async with runtime.sessionmaker() as session:
         try:
             yield session
+        except VaultAPIError as error:
+            if error.keep_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise
@@ -44,3 +56,72 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def client_ip(request: Request, settings: Settings) -> str:
+    """The caller's address: the TCP peer, unless the peer is a trusted proxy,
+    in which case the rightmost X-Forwarded-For entry that is not itself a
+    trusted proxy. Anything malformed falls back to the peer: a spoofed header
+    from an untrusted peer is never believed."""
+    peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 - a label, not a bind
+    proxies = settings.http.trusted_proxies
+    if not proxies or not _in_networks(peer, proxies):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not _in_networks(str(address), proxies):
+            return str(address)
+    return peer
+
+
+def _in_networks(address: str, networks: list[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
+    return ClientInfo(
+        ip=client_ip(request, settings),
+        user_agent=request.headers.get("user-agent", "")[:256],
+    )
+
+
+ClientDep = Annotated[ClientInfo, Depends(get_client)]
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="accessToken",
+    description="Access token from `srp/verify` or `refresh` (JWT, short-lived)",
+)
+
+
+def get_session_service(
+    session: SessionDep, runtime: RuntimeDep, client: ClientDep
+) -> SessionService:
+    return SessionService(session, runtime, client)
+
+
+SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
+
+
+async def get_current(
+    sessions: SessionServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CurrentSession:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized(
+            "Send an access token: `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return await sessions.authenticate(credentials.credentials)
+
+
+CurrentDep = Annotated[CurrentSession, Depends(get_current)]

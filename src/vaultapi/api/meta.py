@@ -16,8 +16,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from vaultapi import API_VERSION, __version__
 from vaultapi.api.deps import RuntimeDep
 from vaultapi.api.responses import problem_responses
+from vaultapi.crypto.tokens import jwks
 from vaultapi.db.migrate import current_revisions
 from vaultapi.errors import DatabaseUnreachable, NotReady
+from vaultapi.schemas.auth import JWKS
 from vaultapi.schemas.meta import Health, Readiness, ServerInfo, ServerLimits
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,15 @@ async def readyz(runtime: RuntimeDep) -> Readiness:
             headers={"Retry-After": "5"},
         )
     return Readiness(schema_revision=",".join(sorted(current)))
+
+
+@probes.get(
+    "/.well-known/jwks.json",
+    operation_id="getJwks",
+    summary="Public keys that verify access tokens (empty with HS256)",
+)
+async def get_jwks(runtime: RuntimeDep) -> JWKS:
+    return JWKS(**jwks(runtime.token_keys))
 
 
 @router.get(

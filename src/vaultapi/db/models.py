@@ -57,10 +57,6 @@ class Account(SQLModel, table=True):
     """X25519 public key, base64url without padding."""
     protected_private_key: str = Field(max_length=256)
 
-    failed_logins: int = Field(default=0)
-    """Consecutive failed proofs; drives the exponential backoff."""
-    backoff_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
     created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

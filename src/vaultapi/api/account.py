@@ -1,0 +1,94 @@
+"""`/v1/account`: the caller's own account and sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from vaultapi.api.deps import CurrentDep, SessionServiceDep
+from vaultapi.api.responses import problem_responses
+from vaultapi.errors import AccountDisabled, InvalidToken, NotFound, Unauthorized
+from vaultapi.schemas import auth as schemas
+
+router = APIRouter(prefix="/account", tags=["account"])
+
+AUTH_ERRORS = (Unauthorized, InvalidToken, AccountDisabled)
+
+
+@router.get(
+    "",
+    operation_id="getAccount",
+    summary="The caller's account: e-mail, KDF parameters, wrapped keys",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def get_account(current: CurrentDep) -> schemas.AccountInfo:
+    account = current.account
+    return schemas.AccountInfo(
+        id=account.id,
+        email=account.email,
+        role=account.role,
+        created_at=account.created_at,
+        kdf=schemas.KdfParameters(
+            memory_kib=account.kdf_memory_kib,
+            iterations=account.kdf_iterations,
+            parallelism=account.kdf_parallelism,
+            salt=account.kdf_salt.hex(),
+        ),
+        keys=schemas.AccountKeys(
+            protected_account_key=account.protected_account_key,
+            public_key=account.public_key,
+            protected_private_key=account.protected_private_key,
+        ),
+    )
+
+
+@router.get(
+    "/sessions",
+    operation_id="listSessions",
+    summary="The account's live sessions (devices)",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_sessions(current: CurrentDep, sessions: SessionServiceDep) -> schemas.SessionList:
+    return schemas.SessionList(
+        sessions=[
+            schemas.SessionInfo(
+                id=s.id,
+                device_name=s.device_name,
+                created_at=s.created_at,
+                last_used_at=s.last_used_at,
+                last_auth_at=s.last_auth_at,
+                created_ip=s.created_ip,
+                last_ip=s.last_ip,
+                expires_at=s.expires_at,
+                current=s.id == current.session.id,
+            )
+            for s in await sessions.list(current)
+        ]
+    )
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    operation_id="revokeSession",
+    summary="End one session of this account (takes effect on its next request)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(*AUTH_ERRORS, NotFound),
+)
+async def revoke_session(
+    session_id: uuid.UUID, current: CurrentDep, sessions: SessionServiceDep
+) -> Response:
+    await sessions.revoke(current, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/sessions/revoke-others",
+    operation_id="revokeOtherSessions",
+    summary="End every session of this account except the current one",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def revoke_other_sessions(
+    current: CurrentDep, sessions: SessionServiceDep
+) -> schemas.RevokedCount:
+    return schemas.RevokedCount(revoked=await sessions.revoke_others(current))

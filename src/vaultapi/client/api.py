@@ -1,0 +1,228 @@
+"""Registration and login for the v1 suite, over httpx.
+
+The client enforces the KDF minimums itself: a malicious or compromised server
+must not be able to talk it into a cheap KDF (which would make the verifier it
+then receives cheap to attack offline). It also refuses a server whose M2 does
+not verify: such a server does not know the verifier, so it is not ours.
+
+Argon2id runs in a worker thread: it takes a while and should not freeze an
+event loop the caller may be running other work on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from vaultapi.crypto import CryptoError, encstring, srp
+from vaultapi.crypto.kdf import (
+    DEFAULT_KDF,
+    KDF_SALT_BYTES,
+    KdfParams,
+    Subkeys,
+    check_kdf_params,
+    derive_master_key,
+    derive_subkeys,
+    normalize_email,
+    srp_password,
+)
+
+API = "/v1"
+ACCOUNT_KEY_AAD = "vaultapi/v1/account-key"
+PRIVATE_KEY_AAD = "vaultapi/v1/private-key"
+
+
+class ClientError(Exception):
+    """Something the client refuses to do or accept."""
+
+
+class ProblemError(ClientError):
+    """The server answered with a problem+json error."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        self.code = str(body.get("code", "unknown"))
+        super().__init__(f"{status} {self.code}: {body.get('detail') or body.get('title')}")
+
+
+class ServerProofError(ClientError):
+    """The server could not prove it knows our verifier: it is not our server."""
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def _post(http: httpx.AsyncClient, path: str, json: dict[str, Any]) -> dict[str, Any]:
+    response = await http.post(API + path, json=json)
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"title": response.text[:200]}
+        raise ProblemError(response.status_code, body if isinstance(body, dict) else {})
+    if response.status_code == 204:
+        return {}
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def _subkeys(password: str, salt: bytes, params: KdfParams) -> Subkeys:
+    master_key = await asyncio.to_thread(derive_master_key, password, salt, params)
+    return derive_subkeys(master_key)
+
+
+@dataclass(frozen=True)
+class Registration:
+    account_id: uuid.UUID
+    email: str
+
+
+async def register(
+    http: httpx.AsyncClient, email: str, password: str, *, kdf: KdfParams = DEFAULT_KDF
+) -> Registration:
+    check_kdf_params(kdf)
+    identity = normalize_email(email)
+    kdf_salt = secrets.token_bytes(KDF_SALT_BYTES)
+    subkeys = await _subkeys(password, kdf_salt, kdf)
+    srp_salt = secrets.token_bytes(srp.SRP_SALT_BYTES)
+    verifier = await asyncio.to_thread(
+        srp.compute_verifier, identity, srp_password(subkeys.auth_key), srp_salt
+    )
+    account_key = secrets.token_bytes(32)
+    private_key = X25519PrivateKey.generate()
+    public_raw = private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    private_raw = private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    body = await _post(
+        http,
+        "/auth/register",
+        {
+            "email": email,
+            "kdf": {
+                "algorithm": kdf.algorithm,
+                "memory_kib": kdf.memory_kib,
+                "iterations": kdf.iterations,
+                "parallelism": kdf.parallelism,
+                "salt": kdf_salt.hex(),
+            },
+            "srp": {"salt": srp_salt.hex(), "verifier": srp.encode_int(verifier)},
+            "keys": {
+                "protected_account_key": encstring.encrypt(
+                    subkeys.wrap_key, account_key, ACCOUNT_KEY_AAD
+                ),
+                "public_key": _b64url(public_raw),
+                "protected_private_key": encstring.encrypt(
+                    account_key, private_raw, PRIVATE_KEY_AAD
+                ),
+            },
+        },
+    )
+    return Registration(account_id=uuid.UUID(body["account_id"]), email=body["email"])
+
+
+async def prelogin(http: httpx.AsyncClient, email: str) -> tuple[KdfParams, bytes]:
+    body = await _post(http, "/auth/prelogin", {"email": email})
+    kdf = body["kdf"]
+    if kdf.get("algorithm") != "argon2id":
+        raise ClientError(f"unsupported KDF {kdf.get('algorithm')!r}")
+    params = KdfParams(
+        memory_kib=int(kdf["memory_kib"]),
+        iterations=int(kdf["iterations"]),
+        parallelism=int(kdf["parallelism"]),
+    )
+    try:
+        check_kdf_params(params)  # the server does not get to weaken our KDF
+        salt = bytes.fromhex(kdf["salt"])
+    except (CryptoError, ValueError) as exc:
+        raise ClientError(f"server sent unacceptable KDF parameters: {exc}") from exc
+    return params, salt
+
+
+@dataclass
+class Login:
+    """A logged-in session: tokens, and the unwrapped account key (memory only)."""
+
+    account_id: uuid.UUID
+    session_id: uuid.UUID
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    account_key: bytes = field(repr=False)
+    keys: dict[str, str] = field(repr=False)
+
+    @property
+    def auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    async def refresh(self, http: httpx.AsyncClient) -> None:
+        body = await _post(http, "/auth/refresh", {"refresh_token": self.refresh_token})
+        self.access_token = body["access_token"]
+        self.refresh_token = body["refresh_token"]
+        self.expires_in = int(body["expires_in"])
+
+    async def logout(self, http: httpx.AsyncClient) -> None:
+        response = await http.post(API + "/auth/logout", headers=self.auth_header)
+        if response.status_code != 204:
+            raise ProblemError(response.status_code, response.json())
+
+
+async def login(
+    http: httpx.AsyncClient, email: str, password: str, *, device_name: str = ""
+) -> Login:
+    identity = normalize_email(email)
+    params, kdf_salt = await prelogin(http, email)
+    subkeys = await _subkeys(password, kdf_salt, params)
+    start = await asyncio.to_thread(srp.client_start)
+    challenge = await _post(
+        http, "/auth/srp/start", {"email": email, "A": srp.encode_int(start.public_A)}
+    )
+    try:
+        public_b = srp.parse_group_element(challenge["B"], name="B")
+        srp_salt = bytes.fromhex(challenge["srp_salt"])
+        proof = await asyncio.to_thread(
+            srp.client_proof, identity, srp_password(subkeys.auth_key), srp_salt, start, public_b
+        )
+    except (CryptoError, ValueError) as exc:
+        raise ClientError(f"server sent an invalid SRP challenge: {exc}") from exc
+    body = await _post(
+        http,
+        "/auth/srp/verify",
+        {
+            "handshake_id": challenge["handshake_id"],
+            "M1": proof.M1.hex(),
+            "device_name": device_name,
+        },
+    )
+    try:
+        srp.verify_server_proof(proof, srp.parse_proof(body["M2"]))
+    except CryptoError as exc:
+        raise ServerProofError("the server's proof M2 does not verify") from exc
+    keys: dict[str, str] = body["keys"]
+    try:
+        account_key = encstring.decrypt(
+            subkeys.wrap_key, keys["protected_account_key"], ACCOUNT_KEY_AAD
+        )
+    except CryptoError as exc:
+        raise ClientError("the account key does not decrypt with this password") from exc
+    return Login(
+        account_id=uuid.UUID(body["account_id"]),
+        session_id=uuid.UUID(body["session_id"]),
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        expires_in=int(body["expires_in"]),
+        account_key=account_key,
+        keys=keys,
+    )

@@ -1,0 +1,143 @@
+"""Requests and responses of `/v1/auth`: registration, prelogin, SRP, tokens.
+
+Encodings (docs/protocol.md says it byte for byte): salts are lowercase hex;
+SRP group elements (verifier, A, B) are lowercase hex zero-padded to 768
+characters; proofs are 64 lowercase hex characters; EncStrings are
+`v1.<b64url nonce>.<b64url ciphertext+tag>`; the X25519 public key is
+base64url without padding. The server checks shapes and ranges; it never
+sees anything it could decrypt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+HEX_SALT = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+HEX_ELEMENT = Annotated[str, StringConstraints(min_length=768, max_length=768)]
+"""Range and alphabet are checked by `crypto.srp.parse_group_element`."""
+HEX_PROOF = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+ENC_STRING = Annotated[str, StringConstraints(min_length=40, max_length=256)]
+"""Shape checked by `crypto.encstring.check_shape`."""
+PUBLIC_KEY = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
+EMAIL = Annotated[str, StringConstraints(min_length=3, max_length=254)]
+DEVICE_NAME = Annotated[str, StringConstraints(max_length=128)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KdfParameters(Strict):
+    algorithm: Literal["argon2id"] = "argon2id"
+    memory_kib: int = Field(description="Argon2id memory in KiB (≥ 19456)")
+    iterations: int = Field(description="Argon2id passes (≥ 2)")
+    parallelism: int = Field(description="Argon2id lanes (≥ 1)")
+    salt: HEX_SALT = Field(description="16 random bytes, hex")
+
+
+class SRPRegistration(Strict):
+    salt: HEX_SALT = Field(description="16 random bytes, hex")
+    verifier: HEX_ELEMENT = Field(description="v = g^x mod N, 768 hex characters")
+
+
+class AccountKeys(Strict):
+    protected_account_key: ENC_STRING = Field(
+        description="EncString of the account key under wrap_key, aad `vaultapi/v1/account-key`"
+    )
+    public_key: PUBLIC_KEY = Field(description="X25519 public key, base64url, 32 bytes")
+    protected_private_key: ENC_STRING = Field(
+        description="EncString of the X25519 private key under the account key"
+    )
+
+
+class RegisterRequest(Strict):
+    email: EMAIL
+    kdf: KdfParameters
+    srp: SRPRegistration
+    keys: AccountKeys
+
+
+class RegisterResponse(BaseModel):
+    account_id: uuid.UUID
+    email: str = Field(description="The normalized e-mail: the SRP identity")
+
+
+class PreloginRequest(Strict):
+    email: EMAIL
+
+
+class PreloginResponse(BaseModel):
+    kdf: KdfParameters
+
+
+class SRPStartRequest(Strict):
+    email: EMAIL
+    A: HEX_ELEMENT = Field(description="Client public ephemeral, 768 hex characters")
+
+
+class SRPStartResponse(BaseModel):
+    handshake_id: uuid.UUID
+    srp_salt: str = Field(description="The account's SRP salt, hex")
+    B: str = Field(description="Server public ephemeral, 768 hex characters")
+    expires_in: int = Field(description="Seconds left to send the proof")
+
+
+class SRPVerifyRequest(Strict):
+    handshake_id: uuid.UUID
+    M1: HEX_PROOF = Field(description="Client proof")
+    device_name: DEVICE_NAME = ""
+
+
+class TokenPair(BaseModel):
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the OAuth token type name
+    access_token: str
+    expires_in: int = Field(description="Access token lifetime in seconds")
+    refresh_token: str = Field(description="Opaque; single use: each refresh returns a new one")
+    session_id: uuid.UUID
+
+
+class SRPVerifyResponse(TokenPair):
+    M2: str = Field(description="Server proof: verify it before trusting this server")
+    account_id: uuid.UUID
+    keys: AccountKeys
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, StringConstraints(max_length=64)]
+
+
+class SessionInfo(BaseModel):
+    id: uuid.UUID
+    device_name: str
+    created_at: datetime
+    last_used_at: datetime
+    last_auth_at: datetime
+    created_ip: str
+    last_ip: str
+    expires_at: datetime
+    current: bool = Field(description="The session this request was made with")
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionInfo]
+
+
+class RevokedCount(BaseModel):
+    revoked: int
+
+
+class AccountInfo(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    created_at: datetime
+    kdf: KdfParameters
+    keys: AccountKeys
+
+
+class JWKS(BaseModel):
+    keys: list[dict[str, str]]

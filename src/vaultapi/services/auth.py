@@ -1,0 +1,246 @@
+"""Registration and login: prelogin, SRP-6a start and verify.
+
+The SRP arithmetic runs in a worker thread (`asyncio.to_thread`): a 3072-bit
+modular exponentiation holds the GIL for about a millisecond, and on the
+event loop it would stall every other request of this worker meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vaultapi.crypto import CryptoError, encstring, srp
+from vaultapi.crypto.kdf import KdfParams, check_kdf_params, normalize_email
+from vaultapi.db.models import Account, AuthEvent, SRPHandshake
+from vaultapi.db.repositories.accounts import AccountRepository, EmailTakenError
+from vaultapi.db.repositories.auth import AuthEventRepository, HandshakeRepository
+from vaultapi.db.types import utcnow
+from vaultapi.errors import (
+    BadRequest,
+    EmailTaken,
+    HandshakeInvalid,
+    InvalidCredentials,
+    InvalidKeyMaterial,
+    InvalidSRPValue,
+    WeakKdfParameters,
+)
+from vaultapi.runtime import Runtime
+from vaultapi.schemas import auth as schemas
+from vaultapi.services.abuse import AbuseGuard
+from vaultapi.services.context import ClientInfo
+from vaultapi.services.fakes import fake_account
+from vaultapi.services.sessions import IssuedTokens, SessionService
+
+ENC_STRING_MAX = 256
+
+
+@dataclass(frozen=True)
+class Challenge:
+    handshake_id: uuid.UUID
+    srp_salt: bytes
+    public_b: int
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Login:
+    server_proof: bytes
+    account: Account
+    tokens: IssuedTokens
+
+
+def _identity(email: str) -> str:
+    try:
+        return normalize_email(email)
+    except CryptoError as exc:
+        raise BadRequest(f"Invalid e-mail address: {exc}") from exc
+
+
+class AuthService:
+    def __init__(self, session: AsyncSession, runtime: Runtime, client: ClientInfo) -> None:
+        self.session = session
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.client = client
+        self.accounts = AccountRepository(session)
+        self.handshakes = HandshakeRepository(session)
+        self.events = AuthEventRepository(session)
+        self.guard = AbuseGuard(session, self.settings.abuse, runtime.keys.server_secret)
+
+    async def _event(
+        self, action: str, outcome: str, reason: str = "", account_id: uuid.UUID | None = None
+    ) -> None:
+        await self.events.add(
+            AuthEvent(
+                ip=self.client.ip,
+                user_agent=self.client.user_agent,
+                account_id=account_id,
+                action=action,
+                outcome=outcome,
+                reason=reason,
+            )
+        )
+
+    # -- registration ---------------------------------------------------------
+
+    async def register(self, request: schemas.RegisterRequest) -> Account:
+        now = utcnow()
+        await self.guard.count_registration(self.client.ip, now)
+        identity = _identity(request.email)
+        kdf = KdfParams(
+            memory_kib=request.kdf.memory_kib,
+            iterations=request.kdf.iterations,
+            parallelism=request.kdf.parallelism,
+        )
+        try:
+            check_kdf_params(kdf)
+        except CryptoError as exc:
+            raise WeakKdfParameters(str(exc)) from exc
+        try:
+            verifier = srp.parse_group_element(request.srp.verifier, name="verifier")
+        except CryptoError as exc:
+            raise InvalidSRPValue(str(exc)) from exc
+        for name in ("protected_account_key", "protected_private_key"):
+            try:
+                encstring.check_shape(getattr(request.keys, name), max_length=ENC_STRING_MAX)
+            except CryptoError as exc:
+                raise InvalidKeyMaterial(f"{name}: {exc}") from exc
+
+        account = Account(
+            email=identity,
+            kdf_algorithm=request.kdf.algorithm,
+            kdf_memory_kib=kdf.memory_kib,
+            kdf_iterations=kdf.iterations,
+            kdf_parallelism=kdf.parallelism,
+            kdf_salt=bytes.fromhex(request.kdf.salt),
+            srp_salt=bytes.fromhex(request.srp.salt),
+            srp_verifier=verifier.to_bytes(srp.N_BYTES, "big"),
+            protected_account_key=request.keys.protected_account_key,
+            public_key=request.keys.public_key,
+            protected_private_key=request.keys.protected_private_key,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await self.accounts.add(account)
+        except EmailTakenError as exc:
+            await self._event("register", "failure", "email_taken")
+            raise EmailTaken(
+                "An account with this e-mail already exists", keep_changes=True
+            ) from exc
+        await self._event("register", "success", account_id=account.id)
+        return account
+
+    # -- prelogin ---------------------------------------------------------------
+
+    async def prelogin(self, email: str) -> tuple[KdfParams, bytes]:
+        identity = _identity(email)
+        account = await self.accounts.by_email(identity)
+        if account is None:
+            fake = fake_account(self.runtime.keys.server_secret, identity)
+            return fake.kdf, fake.kdf_salt
+        params = KdfParams(
+            memory_kib=account.kdf_memory_kib,
+            iterations=account.kdf_iterations,
+            parallelism=account.kdf_parallelism,
+        )
+        return params, account.kdf_salt
+
+    # -- SRP --------------------------------------------------------------------
+
+    async def start(self, email: str, public_a_hex: str) -> Challenge:
+        now = utcnow()
+        identity = _identity(email)
+        await self.guard.count_handshake_start(self.client.ip, now)
+        await self.guard.check_ip_failures(self.client.ip, now)
+        await self.guard.check_identity(identity, now)
+        try:
+            public_a = srp.parse_group_element(public_a_hex, name="A")
+        except CryptoError as exc:
+            raise InvalidSRPValue(str(exc)) from exc
+
+        account = await self.accounts.by_email(identity)
+        if account is None or account.status != "active":
+            fake = fake_account(self.runtime.keys.server_secret, identity)
+            verifier, salt, account_id = fake.verifier, fake.srp_salt, None
+        else:
+            verifier = int.from_bytes(account.srp_verifier, "big")
+            salt, account_id = account.srp_salt, account.id
+        challenge = await asyncio.to_thread(srp.server_challenge, verifier)
+
+        ttl = self.settings.auth.handshake_ttl_seconds
+        handshake = SRPHandshake(
+            account_id=account_id,
+            identity=identity,
+            private_b=challenge.private_b.to_bytes(srp.N_BYTES, "big"),
+            public_a=public_a.to_bytes(srp.N_BYTES, "big"),
+            public_b=challenge.public_B.to_bytes(srp.N_BYTES, "big"),
+            client_ip=self.client.ip,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+        await self.handshakes.add(handshake)
+        return Challenge(handshake.id, salt, challenge.public_B, ttl)
+
+    async def verify(
+        self, handshake_id: uuid.UUID, proof_hex: str, device_name: str, sessions: SessionService
+    ) -> Login:
+        now = utcnow()
+        handshake = await self.handshakes.take(handshake_id)  # single use, whatever happens next
+        if handshake is None or handshake.expires_at <= now:
+            await self._event("srp_verify", "failure", "handshake_invalid")
+            raise HandshakeInvalid(
+                "Start a new handshake: this one is unknown, used or expired", keep_changes=True
+            )
+        identity = handshake.identity
+        await self.guard.check_ip_failures(self.client.ip, now)
+        await self.guard.check_identity(identity, now)
+        try:
+            client_proof = srp.parse_proof(proof_hex)
+        except CryptoError as exc:
+            raise InvalidSRPValue(str(exc), keep_changes=True) from exc
+
+        account = None
+        if handshake.account_id is not None:
+            account = await self.accounts.get(handshake.account_id)
+        if account is None or account.status != "active":
+            fake = fake_account(self.runtime.keys.server_secret, identity)
+            verifier, salt = fake.verifier, fake.srp_salt
+        else:
+            verifier, salt = int.from_bytes(account.srp_verifier, "big"), account.srp_salt
+        challenge = srp.ServerChallenge(
+            private_b=int.from_bytes(handshake.private_b, "big"),
+            public_B=int.from_bytes(handshake.public_b, "big"),
+        )
+        try:
+            server_proof = await asyncio.to_thread(
+                srp.server_verify,
+                identity,
+                salt,
+                verifier,
+                int.from_bytes(handshake.public_a, "big"),
+                challenge,
+                client_proof,
+            )
+            if account is None or account.status != "active":
+                raise srp.SRPProofError("no such account")  # fails exactly like a bad proof
+        except CryptoError as exc:
+            await self.guard.record_failure(identity, self.client.ip, now)
+            await self._event(
+                "srp_verify",
+                "failure",
+                "bad_proof" if account is not None else "unknown_account",
+                account.id if account is not None else None,
+            )
+            raise InvalidCredentials("Wrong e-mail or password", keep_changes=True) from exc
+
+        await self.guard.record_success(identity)
+        account.last_login_at = now
+        tokens = await sessions.create(account, device_name=device_name, now=now)
+        await self._event("srp_verify", "success", account_id=account.id)
+        return Login(server_proof=server_proof, account=account, tokens=tokens)

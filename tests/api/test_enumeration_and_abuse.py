@@ -1,0 +1,209 @@
+"""No account enumeration; brute-force backoff per identity and limits per IP."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api.conftest import EMAIL, PASSWORD, Account, srp_password_for, start_handshake, verify
+from tests.conftest import ClientFactory
+from vaultapi import client
+from vaultapi.crypto import srp
+from vaultapi.crypto.kdf import MINIMUM_KDF
+
+UNKNOWN = "nobody@example.com"
+
+
+def shape(value: object) -> object:
+    """The structure of a JSON value with its scalars replaced by their types
+    and string lengths: what an observer can compare without knowing secrets."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(item) for item in value]
+    if isinstance(value, str):
+        return ("str", len(value))
+    return type(value).__name__
+
+
+async def test_prelogin_answers_unknown_emails_like_real_ones(
+    client_http: httpx.AsyncClient, make_client: ClientFactory
+) -> None:
+    await client.register(client_http, EMAIL, PASSWORD)  # default KDF, like most users
+    real = await client_http.post("/v1/auth/prelogin", json={"email": EMAIL})
+    fake = await client_http.post("/v1/auth/prelogin", json={"email": UNKNOWN})
+    again = await client_http.post("/v1/auth/prelogin", json={"email": UNKNOWN})
+    other = await client_http.post("/v1/auth/prelogin", json={"email": "other@example.com"})
+    assert real.status_code == fake.status_code == 200
+    assert shape(real.json()) == shape(fake.json())
+    assert {k: v for k, v in real.json()["kdf"].items() if k != "salt"} == {
+        k: v for k, v in fake.json()["kdf"].items() if k != "salt"
+    }
+    assert fake.json() == again.json()  # deterministic: asking twice reveals nothing
+    assert fake.json()["kdf"]["salt"] != other.json()["kdf"]["salt"]
+    assert set(real.headers) == set(fake.headers)
+
+
+async def test_srp_start_answers_unknown_emails_like_real_ones(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    start = srp.client_start()
+    body = {"A": srp.encode_int(start.public_A)}
+    real = await client_http.post("/v1/auth/srp/start", json={"email": EMAIL, **body})
+    fake = await client_http.post("/v1/auth/srp/start", json={"email": UNKNOWN, **body})
+    fake_again = await client_http.post("/v1/auth/srp/start", json={"email": UNKNOWN, **body})
+    assert real.status_code == fake.status_code == 200
+    assert shape(real.json()) == shape(fake.json())
+    assert fake.json()["srp_salt"] == fake_again.json()["srp_salt"]
+    assert fake.json()["B"] != fake_again.json()["B"]  # fresh ephemeral, like a real one
+
+
+async def test_an_unknown_email_fails_at_verify_exactly_like_a_wrong_password(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    wrong_p = await srp_password_for(client_http, EMAIL, "wrong password")
+    fake_p = await srp_password_for(client_http, UNKNOWN, "any password")
+    wrong = await start_handshake(client_http, EMAIL, wrong_p)
+    fake = await start_handshake(client_http, UNKNOWN, fake_p)
+    wrong_response = await verify(client_http, wrong.handshake_id, wrong.proof.M1)
+    fake_response = await verify(client_http, fake.handshake_id, fake.proof.M1)
+    assert wrong_response.status_code == fake_response.status_code == 401
+    strip = ("request_id",)
+    assert {k: v for k, v in wrong_response.json().items() if k not in strip} == {
+        k: v for k, v in fake_response.json().items() if k not in strip
+    }
+
+
+async def test_registering_a_taken_email_is_a_409_that_changes_nothing(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    before = (await client_http.post("/v1/auth/prelogin", json={"email": EMAIL})).json()
+    with pytest.raises(client.ProblemError) as caught:
+        await client.register(client_http, " ALICE@example.com", "another password")
+    assert caught.value.status == 409
+    assert caught.value.code == "email_taken"
+    after = (await client_http.post("/v1/auth/prelogin", json={"email": EMAIL})).json()
+    assert before == after
+    await client.login(client_http, EMAIL, PASSWORD)  # the original password still works
+
+
+async def failed_logins(
+    http: httpx.AsyncClient, email: str, count: int, **headers: str
+) -> list[int]:
+    statuses = []
+    for _ in range(count):
+        try:
+            await client.login(http, email, "wrong password", device_name="x")
+        except client.ProblemError as error:
+            statuses.append(error.status)
+        else:
+            statuses.append(200)
+    return statuses
+
+
+@pytest.mark.parametrize("email", [EMAIL, UNKNOWN])
+async def test_backoff_after_repeated_failures_for_real_and_unknown_emails(
+    client_http: httpx.AsyncClient, alice: Account, email: str
+) -> None:
+    """Five free failures, then 429 with Retry-After — the same for an e-mail
+    with no account, so the backoff cannot be used to find accounts."""
+    assert await failed_logins(client_http, email, 5) == [401] * 5
+    start = srp.client_start()
+    blocked = await client_http.post(
+        "/v1/auth/srp/start", json={"email": email, "A": srp.encode_int(start.public_A)}
+    )
+    assert blocked.status_code == 429
+    assert blocked.json()["code"] == "too_many_attempts"
+    assert 1 <= int(blocked.headers["retry-after"]) <= 2
+
+
+async def test_the_right_password_is_refused_during_backoff_and_works_after(
+    make_client: ClientFactory,
+) -> None:
+    async with make_client(abuse={"account_backoff_base_seconds": 0.001}) as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        assert await failed_logins(http, EMAIL, 5) == [401] * 5
+        login = await client.login(http, EMAIL, PASSWORD)  # backoff of 1 ms has passed
+        assert login.access_token
+        # a success clears the streak: five more free failures
+        assert await failed_logins(http, EMAIL, 5) == [401] * 5
+
+
+async def test_many_addresses_cannot_share_out_an_accounts_attempts(
+    make_client: ClientFactory,
+) -> None:
+    """The backoff is per identity: rotating IPs (here through a trusted proxy's
+    X-Forwarded-For) does not buy more guesses."""
+    async with make_client(http={"trusted_proxies": ["127.0.0.0/8"]}) as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        statuses = []
+        for n in range(7):
+            http.headers["X-Forwarded-For"] = f"203.0.113.{n + 1}"
+            statuses += await failed_logins(http, EMAIL, 1)
+        assert statuses == [401] * 5 + [429] * 2
+
+
+async def test_one_address_is_limited_across_many_accounts(make_client: ClientFactory) -> None:
+    async with make_client(abuse={"ip_failures_per_window": 4}) as http:
+        statuses = []
+        for n in range(6):
+            statuses += await failed_logins(http, f"user{n}@example.com", 1)
+        assert statuses == [401] * 4 + [429] * 2
+
+
+async def test_handshake_starts_are_limited_per_address(make_client: ClientFactory) -> None:
+    async with make_client(abuse={"ip_handshakes_per_window": 3}) as http:
+        body = {"email": UNKNOWN, "A": srp.encode_int(srp.client_start().public_A)}
+        statuses = [
+            (await http.post("/v1/auth/srp/start", json=body)).status_code for _ in range(5)
+        ]
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+async def test_a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
+    make_client: ClientFactory,
+) -> None:
+    """Without trusted proxies, X-Forwarded-For is the attacker's own text: the
+    limit still applies to the real peer address."""
+    async with make_client(abuse={"ip_handshakes_per_window": 3}) as http:
+        body = {"email": UNKNOWN, "A": srp.encode_int(srp.client_start().public_A)}
+        statuses = []
+        for n in range(5):
+            spoof = {"X-Forwarded-For": f"198.51.100.{n}"}
+            statuses.append(
+                (await http.post("/v1/auth/srp/start", json=body, headers=spoof)).status_code
+            )
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+async def test_registrations_are_limited_per_address(make_client: ClientFactory) -> None:
+    async with make_client(abuse={"ip_registrations_per_window": 2}) as http:
+        statuses = []
+        for n in range(3):
+            try:
+                await client.register(http, f"user{n}@example.com", PASSWORD, kdf=MINIMUM_KDF)
+                statuses.append(201)
+            except client.ProblemError as error:
+                statuses.append(error.status)
+    assert statuses == [201, 201, 429]
+
+
+async def test_every_attempt_is_recorded(client_http: httpx.AsyncClient, alice: Account) -> None:
+    from sqlalchemy import select
+
+    from tests.api.conftest import runtime_of
+    from vaultapi.db.models import AuthEvent
+
+    await failed_logins(client_http, EMAIL, 1)
+    await client.login(client_http, EMAIL, PASSWORD)
+    await failed_logins(client_http, UNKNOWN, 1)
+    async with runtime_of(client_http).sessionmaker() as session:
+        events = (await session.execute(select(AuthEvent).order_by(AuthEvent.id))).scalars().all()  # type: ignore[arg-type]
+    summary = [(e.action, e.outcome, e.reason, e.account_id is not None) for e in events]
+    assert summary == [
+        ("register", "success", "", True),
+        ("srp_verify", "failure", "bad_proof", True),
+        ("srp_verify", "success", "", True),
+        ("srp_verify", "failure", "unknown_account", False),
+    ]
+    assert all(e.ip == "127.0.0.1" for e in events)
