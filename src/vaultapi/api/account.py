@@ -6,24 +6,31 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from vaultapi.api.deps import CurrentDep, SessionServiceDep
+from vaultapi.api.deps import ClientDep, CurrentDep, SessionDep, SessionServiceDep
 from vaultapi.api.responses import problem_responses
-from vaultapi.errors import AccountDisabled, InvalidToken, NotFound, Unauthorized
+from vaultapi.db.models import Account
+from vaultapi.errors import (
+    AccountDisabled,
+    BadRequest,
+    EmailTaken,
+    InvalidKeyMaterial,
+    InvalidSRPValue,
+    InvalidToken,
+    NotFound,
+    RecentAuthRequired,
+    Unauthorized,
+    ValidationFailed,
+    WeakKdfParameters,
+)
 from vaultapi.schemas import auth as schemas
+from vaultapi.services.account import AccountService
 
 router = APIRouter(prefix="/account", tags=["account"])
 
 AUTH_ERRORS = (Unauthorized, InvalidToken, AccountDisabled)
 
 
-@router.get(
-    "",
-    operation_id="getAccount",
-    summary="The caller's account: e-mail, KDF parameters, wrapped keys",
-    responses=problem_responses(*AUTH_ERRORS),
-)
-async def get_account(current: CurrentDep) -> schemas.AccountInfo:
-    account = current.account
+def _account_info(account: Account) -> schemas.AccountInfo:
     return schemas.AccountInfo(
         id=account.id,
         email=account.email,
@@ -41,6 +48,73 @@ async def get_account(current: CurrentDep) -> schemas.AccountInfo:
             protected_private_key=account.protected_private_key,
         ),
     )
+
+
+@router.get(
+    "",
+    operation_id="getAccount",
+    summary="The caller's account: e-mail, KDF parameters, wrapped keys",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def get_account(current: CurrentDep) -> schemas.AccountInfo:
+    return _account_info(current.account)
+
+
+@router.post(
+    "/password",
+    operation_id="changePassword",
+    summary="Replace the password-derived material; every other session ends",
+    responses=problem_responses(
+        *AUTH_ERRORS,
+        RecentAuthRequired,
+        InvalidSRPValue,
+        InvalidKeyMaterial,
+        WeakKdfParameters,
+        ValidationFailed,
+    ),
+)
+async def change_password(
+    body: schemas.ChangePasswordRequest,
+    current: CurrentDep,
+    session: SessionDep,
+    sessions: SessionServiceDep,
+    client: ClientDep,
+) -> schemas.RevokedCount:
+    ended = await AccountService(session, sessions, client).change_password(current, body)
+    return schemas.RevokedCount(revoked=ended)
+
+
+@router.post(
+    "/email",
+    operation_id="changeEmail",
+    summary="Change the e-mail (the SRP identity) with a matching new verifier",
+    responses=problem_responses(
+        *AUTH_ERRORS, RecentAuthRequired, BadRequest, InvalidSRPValue, EmailTaken, ValidationFailed
+    ),
+)
+async def change_email(
+    body: schemas.ChangeEmailRequest,
+    current: CurrentDep,
+    session: SessionDep,
+    sessions: SessionServiceDep,
+    client: ClientDep,
+) -> schemas.AccountInfo:
+    account = await AccountService(session, sessions, client).change_email(current, body)
+    return _account_info(account)
+
+
+@router.delete(
+    "",
+    operation_id="deleteAccount",
+    summary="Delete the account and everything in it, for good",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(*AUTH_ERRORS, RecentAuthRequired),
+)
+async def delete_account(
+    current: CurrentDep, session: SessionDep, sessions: SessionServiceDep, client: ClientDep
+) -> Response:
+    await AccountService(session, sessions, client).delete(current)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

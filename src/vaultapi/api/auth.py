@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from vaultapi.api.deps import (
     ClientDep,
     CurrentDep,
+    OptionalCurrentDep,
     RuntimeDep,
     SessionDep,
     SessionServiceDep,
@@ -17,6 +18,7 @@ from vaultapi.errors import (
     AccountDisabled,
     BadRequest,
     EmailTaken,
+    Forbidden,
     HandshakeInvalid,
     InvalidCredentials,
     InvalidKeyMaterial,
@@ -114,10 +116,18 @@ async def srp_start(
     "/srp/verify",
     operation_id="finishLogin",
     summary="SRP step 2: send the proof M1, receive M2, tokens and the wrapped keys",
+    description=(
+        "Sent with the access token of a session of the same account, a correct "
+        "proof re-authenticates that session (recent authentication, needed for "
+        "password and e-mail changes and account deletion) instead of opening a "
+        "new one; its refresh token is replaced."
+    ),
     responses=problem_responses(
         InvalidSRPValue,
         InvalidCredentials,
         HandshakeInvalid,
+        InvalidToken,
+        Forbidden,
         ValidationFailed,
         TooManyAttempts,
     ),
@@ -128,9 +138,10 @@ async def srp_verify(
     runtime: RuntimeDep,
     client: ClientDep,
     sessions: SessionServiceDep,
+    current: OptionalCurrentDep,
 ) -> schemas.SRPVerifyResponse:
     login = await _service(session, runtime, client).verify(
-        body.handshake_id, body.M1, body.device_name, sessions
+        body.handshake_id, body.M1, body.device_name, sessions, step_up=current
     )
     account = login.account
     return schemas.SRPVerifyResponse(

@@ -125,3 +125,16 @@ async def get_current(
 
 
 CurrentDep = Annotated[CurrentSession, Depends(get_current)]
+
+
+async def get_optional_current(
+    sessions: SessionServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CurrentSession | None:
+    """The caller's session when a bearer token is sent (and valid), else None."""
+    if credentials is None:
+        return None
+    return await get_current(sessions, credentials)
+
+
+OptionalCurrentDep = Annotated[CurrentSession | None, Depends(get_optional_current)]

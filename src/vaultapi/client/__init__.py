@@ -9,8 +9,12 @@ from vaultapi.client.api import (
     Login,
     ProblemError,
     ServerProofError,
+    change_email,
+    change_password,
+    delete_account,
     login,
     prelogin,
+    reauthenticate,
     register,
 )
 
@@ -19,7 +23,11 @@ __all__ = [
     "Login",
     "ProblemError",
     "ServerProofError",
+    "change_email",
+    "change_password",
+    "delete_account",
     "login",
     "prelogin",
+    "reauthenticate",
     "register",
 ]

@@ -62,8 +62,14 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-async def _post(http: httpx.AsyncClient, path: str, json: dict[str, Any]) -> dict[str, Any]:
-    response = await http.post(API + path, json=json)
+async def _post(
+    http: httpx.AsyncClient,
+    path: str,
+    json: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    response = await http.post(API + path, json=json, headers=headers)
     if response.status_code >= 400:
         try:
             body = response.json()
@@ -179,9 +185,15 @@ class Login:
             raise ProblemError(response.status_code, response.json())
 
 
-async def login(
-    http: httpx.AsyncClient, email: str, password: str, *, device_name: str = ""
-) -> Login:
+async def _handshake(
+    http: httpx.AsyncClient,
+    email: str,
+    password: str,
+    *,
+    device_name: str = "",
+    headers: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], Subkeys]:
+    """Prelogin, SRP start and verify; checks M2. Returns the verify body."""
     identity = normalize_email(email)
     params, kdf_salt = await prelogin(http, email)
     subkeys = await _subkeys(password, kdf_salt, params)
@@ -205,11 +217,19 @@ async def login(
             "M1": proof.M1.hex(),
             "device_name": device_name,
         },
+        headers=headers,
     )
     try:
         srp.verify_server_proof(proof, srp.parse_proof(body["M2"]))
     except CryptoError as exc:
         raise ServerProofError("the server's proof M2 does not verify") from exc
+    return body, subkeys
+
+
+async def login(
+    http: httpx.AsyncClient, email: str, password: str, *, device_name: str = ""
+) -> Login:
+    body, subkeys = await _handshake(http, email, password, device_name=device_name)
     keys: dict[str, str] = body["keys"]
     try:
         account_key = encstring.decrypt(
@@ -226,3 +246,81 @@ async def login(
         account_key=account_key,
         keys=keys,
     )
+
+
+async def reauthenticate(http: httpx.AsyncClient, login: Login, email: str, password: str) -> None:
+    """Prove the password again on this session (recent authentication)."""
+    body, _ = await _handshake(http, email, password, headers=login.auth_header)
+    login.access_token = body["access_token"]
+    login.refresh_token = body["refresh_token"]
+    login.expires_in = int(body["expires_in"])
+
+
+async def _srp_material(identity: str, auth_key: bytes) -> dict[str, str]:
+    srp_salt = secrets.token_bytes(srp.SRP_SALT_BYTES)
+    verifier = await asyncio.to_thread(
+        srp.compute_verifier, identity, srp_password(auth_key), srp_salt
+    )
+    return {"salt": srp_salt.hex(), "verifier": srp.encode_int(verifier)}
+
+
+async def change_password(
+    http: httpx.AsyncClient,
+    login: Login,
+    email: str,
+    old_password: str,
+    new_password: str,
+    *,
+    kdf: KdfParams = DEFAULT_KDF,
+) -> int:
+    """Re-wrap the account key under the new password; returns how many other
+    sessions the server ended. Item ciphertexts do not change."""
+    check_kdf_params(kdf)
+    await reauthenticate(http, login, email, old_password)
+    kdf_salt = secrets.token_bytes(KDF_SALT_BYTES)
+    subkeys = await _subkeys(new_password, kdf_salt, kdf)
+    body = await _post(
+        http,
+        "/account/password",
+        {
+            "kdf": {
+                "algorithm": kdf.algorithm,
+                "memory_kib": kdf.memory_kib,
+                "iterations": kdf.iterations,
+                "parallelism": kdf.parallelism,
+                "salt": kdf_salt.hex(),
+            },
+            "srp": await _srp_material(normalize_email(email), subkeys.auth_key),
+            "protected_account_key": encstring.encrypt(
+                subkeys.wrap_key, login.account_key, ACCOUNT_KEY_AAD
+            ),
+        },
+        headers=login.auth_header,
+    )
+    return int(body["revoked"])
+
+
+async def change_email(
+    http: httpx.AsyncClient, login: Login, old_email: str, new_email: str, password: str
+) -> None:
+    """The verifier binds the e-mail, so a new one is computed for the new address
+    (same password, same KDF salt: the wrapped account key stays valid)."""
+    await reauthenticate(http, login, old_email, password)
+    params, kdf_salt = await prelogin(http, old_email)
+    subkeys = await _subkeys(password, kdf_salt, params)
+    await _post(
+        http,
+        "/account/email",
+        {
+            "email": new_email,
+            "srp": await _srp_material(normalize_email(new_email), subkeys.auth_key),
+        },
+        headers=login.auth_header,
+    )
+
+
+async def delete_account(http: httpx.AsyncClient, login: Login, email: str, password: str) -> None:
+    await reauthenticate(http, login, email, password)
+    response = await http.delete(API + "/account", headers=login.auth_header)
+    if response.status_code != 204:
+        raise ProblemError(response.status_code, response.json())

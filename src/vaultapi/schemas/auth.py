@@ -141,3 +141,21 @@ class AccountInfo(BaseModel):
 
 class JWKS(BaseModel):
     keys: list[dict[str, str]]
+
+
+class ChangePasswordRequest(Strict):
+    """Everything derived from the password, replaced in one request. Item
+    ciphertexts are untouched: only the account key's wrapping changes."""
+
+    kdf: KdfParameters
+    srp: SRPRegistration
+    protected_account_key: ENC_STRING = Field(
+        description="The same account key, wrapped under the new password's wrap_key"
+    )
+
+
+class ChangeEmailRequest(Strict):
+    """The SRP identity is the e-mail, so the verifier changes with it."""
+
+    email: EMAIL
+    srp: SRPRegistration

@@ -23,6 +23,7 @@ from vaultapi.db.types import utcnow
 from vaultapi.errors import (
     BadRequest,
     EmailTaken,
+    Forbidden,
     HandshakeInvalid,
     InvalidCredentials,
     InvalidKeyMaterial,
@@ -34,7 +35,7 @@ from vaultapi.schemas import auth as schemas
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account
-from vaultapi.services.sessions import IssuedTokens, SessionService
+from vaultapi.services.sessions import CurrentSession, IssuedTokens, SessionService
 
 ENC_STRING_MAX = 256
 
@@ -188,8 +189,15 @@ class AuthService:
         return Challenge(handshake.id, salt, challenge.public_B, ttl)
 
     async def verify(
-        self, handshake_id: uuid.UUID, proof_hex: str, device_name: str, sessions: SessionService
+        self,
+        handshake_id: uuid.UUID,
+        proof_hex: str,
+        device_name: str,
+        sessions: SessionService,
+        step_up: CurrentSession | None = None,
     ) -> Login:
+        """A correct proof logs in: a new session, or, when the request carries
+        a session of the same account (`step_up`), a fresh `last_auth_at` on it."""
         now = utcnow()
         handshake = await self.handshakes.take(handshake_id)  # single use, whatever happens next
         if handshake is None or handshake.expires_at <= now:
@@ -240,6 +248,12 @@ class AuthService:
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True) from exc
 
         await self.guard.record_success(identity)
+        if step_up is not None:
+            if step_up.account.id != account.id:
+                raise Forbidden("The access token sent belongs to another account")
+            tokens = await sessions.step_up(step_up, now)
+            await self._event("reauth", "success", account_id=account.id)
+            return Login(server_proof=server_proof, account=account, tokens=tokens)
         account.last_login_at = now
         tokens = await sessions.create(account, device_name=device_name, now=now)
         await self._event("srp_verify", "success", account_id=account.id)

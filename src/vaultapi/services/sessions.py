@@ -36,6 +36,7 @@ from vaultapi.errors import (
     AccountDisabled,
     InvalidToken,
     NotFound,
+    RecentAuthRequired,
     RefreshTokenInvalid,
     RefreshTokenReused,
 )
@@ -170,6 +171,28 @@ class SessionService:
             expires_in=self.settings.access_token_ttl_seconds,
             refresh_token=await self._new_refresh_token(device_session.id, now),
         )
+
+    async def step_up(self, current: CurrentSession, now: datetime) -> IssuedTokens:
+        """A fresh proof on an existing session: it counts as recent
+        authentication again. Its refresh chain restarts from a new token."""
+        current.session.last_auth_at = now
+        current.session.last_used_at = now
+        await self.refresh_tokens.retire_all(current.session.id, now)
+        return IssuedTokens(
+            session_id=current.session.id,
+            access_token=self._access_token(current.account, current.session.id, now),
+            expires_in=self.settings.access_token_ttl_seconds,
+            refresh_token=await self._new_refresh_token(current.session.id, now),
+        )
+
+    def require_recent_auth(self, current: CurrentSession) -> None:
+        max_age = self.settings.recent_auth_seconds
+        if utcnow() - current.session.last_auth_at > timedelta(seconds=max_age):
+            raise RecentAuthRequired(
+                f"Prove the password again (srp/start + srp/verify with this session's "
+                f"access token) within {max_age} s before this action",
+                extra={"max_age_seconds": max_age},
+            )
 
     async def logout(self, current: CurrentSession) -> None:
         await self.sessions.revoke(

@@ -137,6 +137,17 @@ class RefreshTokenRepository:
         )
         return rowcount(result) == 1
 
+    async def retire_all(self, session_id: uuid.UUID, now: datetime) -> None:
+        """Mark every live token of a session used: presenting one later is reuse."""
+        await self.session.execute(
+            update(RefreshToken)
+            .where(
+                col(RefreshToken.session_id) == session_id,
+                col(RefreshToken.rotated_at).is_(None),
+            )
+            .values(rotated_at=now)
+        )
+
 
 class AuthEventRepository:
     def __init__(self, session: AsyncSession) -> None:

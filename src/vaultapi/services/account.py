@@ -1,0 +1,131 @@
+"""Changes to the account itself: password, e-mail, deletion.
+
+All three need recent authentication (a fresh SRP proof on this session), so
+a stolen access token alone cannot take the account over or destroy it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from vaultapi.crypto import CryptoError, encstring, srp
+from vaultapi.crypto.kdf import KdfParams, check_kdf_params, normalize_email
+from vaultapi.db.models import Account, AuthEvent
+from vaultapi.db.repositories.auth import AuthEventRepository, SessionRepository
+from vaultapi.db.types import utcnow
+from vaultapi.errors import (
+    BadRequest,
+    EmailTaken,
+    InvalidKeyMaterial,
+    InvalidSRPValue,
+    WeakKdfParameters,
+)
+from vaultapi.schemas import auth as schemas
+from vaultapi.services.context import ClientInfo
+from vaultapi.services.sessions import CurrentSession, SessionService
+
+ENC_STRING_MAX = 256
+
+
+def parse_verifier(value: str) -> bytes:
+    try:
+        return srp.parse_group_element(value, name="verifier").to_bytes(srp.N_BYTES, "big")
+    except CryptoError as exc:
+        raise InvalidSRPValue(str(exc)) from exc
+
+
+def parse_kdf(kdf: schemas.KdfParameters) -> KdfParams:
+    params = KdfParams(
+        memory_kib=kdf.memory_kib, iterations=kdf.iterations, parallelism=kdf.parallelism
+    )
+    try:
+        check_kdf_params(params)
+    except CryptoError as exc:
+        raise WeakKdfParameters(str(exc)) from exc
+    return params
+
+
+def check_enc_string(name: str, value: str) -> None:
+    try:
+        encstring.check_shape(value, max_length=ENC_STRING_MAX)
+    except CryptoError as exc:
+        raise InvalidKeyMaterial(f"{name}: {exc}") from exc
+
+
+class AccountService:
+    def __init__(self, session: AsyncSession, sessions: SessionService, client: ClientInfo):
+        self.db = session
+        self.sessions = sessions
+        self.client = client
+        self.events = AuthEventRepository(session)
+
+    async def _event(self, account: Account, action: str, reason: str = "") -> None:
+        await self.events.add(
+            AuthEvent(
+                ip=self.client.ip,
+                user_agent=self.client.user_agent,
+                account_id=account.id,
+                action=action,
+                outcome="success",
+                reason=reason,
+            )
+        )
+
+    async def change_password(
+        self, current: CurrentSession, request: schemas.ChangePasswordRequest
+    ) -> int:
+        """Replace the KDF, SRP and key-wrapping material; end every other session.
+        Returns how many sessions were ended."""
+        self.sessions.require_recent_auth(current)
+        params = parse_kdf(request.kdf)
+        verifier = parse_verifier(request.srp.verifier)
+        check_enc_string("protected_account_key", request.protected_account_key)
+        account, now = current.account, utcnow()
+        account.kdf_algorithm = request.kdf.algorithm
+        account.kdf_memory_kib = params.memory_kib
+        account.kdf_iterations = params.iterations
+        account.kdf_parallelism = params.parallelism
+        account.kdf_salt = bytes.fromhex(request.kdf.salt)
+        account.srp_salt = bytes.fromhex(request.srp.salt)
+        account.srp_verifier = verifier
+        account.protected_account_key = request.protected_account_key
+        account.updated_at = now
+        ended = await SessionRepository(self.db).revoke(
+            account.id, now=now, reason="password_change", keep=current.session.id
+        )
+        await self._event(account, "password_change")
+        return ended
+
+    async def change_email(
+        self, current: CurrentSession, request: schemas.ChangeEmailRequest
+    ) -> Account:
+        self.sessions.require_recent_auth(current)
+        try:
+            identity = normalize_email(request.email)
+        except CryptoError as exc:
+            raise BadRequest(f"Invalid e-mail address: {exc}") from exc
+        verifier = parse_verifier(request.srp.verifier)
+        account = current.account
+        account.email = identity
+        account.srp_salt = bytes.fromhex(request.srp.salt)
+        account.srp_verifier = verifier
+        account.updated_at = utcnow()
+        try:
+            async with self.db.begin_nested():
+                await self.db.flush()
+        except IntegrityError as exc:
+            raise EmailTaken("Another account uses this e-mail") from exc
+        await self._event(account, "email_change")
+        return account
+
+    async def delete(self, current: CurrentSession) -> None:
+        """Delete the account and everything that cascades from it (sessions,
+        tokens, handshakes, later the vault). The login log keeps its rows,
+        without the account."""
+        self.sessions.require_recent_auth(current)
+        # The log row outlives the account (its account_id becomes NULL): keep the id.
+        await self._event(current.account, "account_delete", reason=str(current.account.id))
+        await self.db.execute(delete(Account).where(col(Account.id) == current.account.id))
