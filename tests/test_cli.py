@@ -117,3 +117,9 @@ def test_keygen_prints_settings_that_production_accepts(
     from vaultapi.config import Settings
 
     assert Settings().production_problems() == []
+
+
+def test_serve_refuses_to_trust_every_forwarded_for(workdir: Path) -> None:
+    result = run("serve", "--forwarded-allow-ips", "*", cwd=workdir)
+    assert result.returncode == 2
+    assert "list your proxies" in " ".join(result.stderr.split())

@@ -66,6 +66,12 @@ def serve(
     from vaultapi.main import check_startable
     from vaultapi.server_keys import load_server_keys
 
+    if forwarded_allow_ips is not None and "*" in forwarded_allow_ips.split(","):
+        err.print(
+            "[red]--forwarded-allow-ips '*' would believe any client's X-Forwarded-For "
+            "(spoofed addresses defeat per-IP limits): list your proxies' addresses[/red]"
+        )
+        raise typer.Exit(2)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         err.print("[red]--ssl-certfile and --ssl-keyfile go together[/red]")
         raise typer.Exit(2)

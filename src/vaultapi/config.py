@@ -36,6 +36,8 @@ class DatabaseSettings(BaseModel):
     ready_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
     """Upper bound for the `/readyz` database probe."""
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 5_000
+    purge_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 600
+    """How often each worker deletes expired handshakes, counters and old sessions."""
     auto_migrate: bool | None = None
     """Run `alembic upgrade head` at start. Default: on in development, off in production."""
     echo: bool = False

@@ -8,6 +8,8 @@ database, migrate it when configured to, and check its schema revision.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +29,7 @@ from vaultapi.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from vaultapi.openapi import install_openapi
 from vaultapi.runtime import Runtime, token_keys_from
 from vaultapi.server_keys import load_server_keys
+from vaultapi.services.maintenance import run_periodically
 from vaultapi.storage import prepare_database_storage
 
 log = logging.getLogger(__name__)
@@ -75,8 +78,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             schema_heads=migrate.head_revisions(),
             token_keys=token_keys_from(keys),
         )
+        purger = asyncio.create_task(
+            run_periodically(
+                app.state.runtime.sessionmaker, settings.database.purge_interval_seconds
+            )
+        )
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
-        yield
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
     finally:
         await engine.dispose()
 

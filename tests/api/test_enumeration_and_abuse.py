@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -207,3 +209,28 @@ async def test_every_attempt_is_recorded(client_http: httpx.AsyncClient, alice: 
         ("srp_verify", "failure", "unknown_account", False),
     ]
     assert all(e.ip == "127.0.0.1" for e in events)
+
+
+async def test_concurrent_guesses_cannot_outrun_the_backoff(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    """Twelve wrong proofs sent at once: the counters are locked per request,
+    so only the five free failures are checked; the rest get 429."""
+    wrong_p = await srp_password_for(client_http, EMAIL, "wrong password")
+    handshakes = [await start_handshake(client_http, EMAIL, wrong_p) for _ in range(12)]
+    responses = await asyncio.gather(
+        *(verify(client_http, h.handshake_id, h.proof.M1) for h in handshakes)
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [401] * 5 + [429] * 7
+
+
+@pytest.mark.parametrize(
+    "address", ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"]
+)
+def test_ipv6_addresses_share_their_64_block(address: str) -> None:
+    from vaultapi.services.abuse import ip_bucket
+
+    assert ip_bucket(address) == "2001:db8:1:2::/64"
+    assert ip_bucket("::ffff:198.51.100.7") == "198.51.100.7"
+    assert ip_bucket("198.51.100.7") == "198.51.100.7"

@@ -89,3 +89,19 @@ async def test_a_refused_registration_creates_nothing(client_http: httpx.AsyncCl
     bad = variant("srp.verifier", srp.encode_int(1))
     assert (await client_http.post("/v1/auth/register", json=bad)).status_code == 400
     assert (await client_http.post("/v1/auth/register", json=VALID)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "email", ["a\u0000@x.com", "a\u0007@x.com", "a@x.com\u007f", "a\u0085@x.com"]
+)
+@pytest.mark.parametrize("path", ["/v1/auth/prelogin", "/v1/auth/srp/start", "/v1/auth/register"])
+async def test_control_characters_in_an_email_are_a_4xx_everywhere(
+    client_http: httpx.AsyncClient, email: str, path: str
+) -> None:
+    body: dict[str, Any] = {"email": email}
+    if path.endswith("start"):
+        body["A"] = srp.encode_int(12345)
+    elif path.endswith("register"):
+        body = variant("email", email)
+    response = await client_http.post(path, json=body)
+    assert response.status_code in (400, 422), response.text

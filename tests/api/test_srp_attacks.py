@@ -142,3 +142,21 @@ async def test_the_server_proves_it_knows_the_verifier(
     handshake = await start_handshake(client_http, EMAIL, password_p)
     response = await verify(client_http, handshake.handshake_id, handshake.proof.M1)
     srp.verify_server_proof(handshake.proof, bytes.fromhex(response.json()["M2"]))
+
+
+async def test_a_control_character_in_the_device_name_is_refused_and_consumes_nothing(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    password_p = await srp_password_for(client_http, EMAIL, PASSWORD)
+    handshake = await start_handshake(client_http, EMAIL, password_p)
+    bad = await client_http.post(
+        "/v1/auth/srp/verify",
+        json={
+            "handshake_id": handshake.handshake_id,
+            "M1": handshake.proof.M1.hex(),
+            "device_name": "x\u0000y",
+        },
+    )
+    assert bad.status_code == 422
+    good = await verify(client_http, handshake.handshake_id, handshake.proof.M1)
+    assert good.status_code == 200

@@ -235,3 +235,26 @@ async def test_sessions_are_capped_per_account(make_client: ClientFactory) -> No
         listed = (await http.get("/v1/account/sessions", headers=third.auth_header)).json()
         assert {s["device_name"] for s in listed["sessions"]} == {"second", "third"}
         assert await status_with(http, first.access_token) == (401, "invalid_token")
+
+
+async def test_concurrent_logins_respect_the_session_cap(make_client: ClientFactory) -> None:
+    """Six proofs verified at once, no more than the cap stay live. Two guards
+    make logins of one account count one by one: the identity's backoff counter
+    lock and the account row lock (either alone passes this test)."""
+    import asyncio
+
+    from tests.api.conftest import srp_password_for, start_handshake, verify
+
+    async with make_client(auth={"max_sessions_per_account": 2}) as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        password_p = await srp_password_for(http, EMAIL, PASSWORD)
+        handshakes = [await start_handshake(http, EMAIL, password_p) for _ in range(6)]
+        responses = await asyncio.gather(
+            *(verify(http, h.handshake_id, h.proof.M1) for h in handshakes)
+        )
+        assert [r.status_code for r in responses] == [200] * 6
+        live = 0
+        for response in responses:
+            token = response.json()["access_token"]
+            live += (await status_with(http, token))[0] == 200
+        assert live == 2

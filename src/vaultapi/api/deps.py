@@ -24,7 +24,7 @@ from vaultapi.services.context import ClientInfo
 from vaultapi.services.sessions import CurrentSession, SessionService
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -32,7 +32,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
@@ -58,12 +58,21 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+UNKNOWN_PEER = "unknown"
+
+
 def client_ip(request: Request, settings: Settings) -> str:
     """The caller's address: the TCP peer, unless the peer is a trusted proxy,
     in which case the rightmost X-Forwarded-For entry that is not itself a
     trusted proxy. Anything malformed falls back to the peer: a spoofed header
     from an untrusted peer is never believed."""
-    peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 - a label, not a bind
+    peer = request.client.host if request.client else ""
+    try:
+        peer = str(ipaddress.ip_address(peer))
+    except ValueError:
+        # Not an address (a Unix socket, or a proxy layer that passed junk):
+        # all such callers share one bucket, so junk cannot mint new ones.
+        return UNKNOWN_PEER
     proxies = settings.http.trusted_proxies
     if not proxies or not _in_networks(peer, proxies):
         return peer
@@ -86,7 +95,7 @@ def _in_networks(address: str, networks: list[IPv4Network | IPv6Network]) -> boo
     return any(ip in network for network in networks)
 
 
-def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
+async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
     return ClientInfo(
         ip=client_ip(request, settings),
         user_agent=request.headers.get("user-agent", "")[:256],
@@ -103,7 +112,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_session_service(
+async def get_session_service(
     session: SessionDep, runtime: RuntimeDep, client: ClientDep
 ) -> SessionService:
     return SessionService(session, runtime, client)

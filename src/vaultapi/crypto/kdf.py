@@ -86,7 +86,9 @@ def normalize_email(email: str) -> str:
     """The SRP identity: NFKC, then strip surrounding whitespace, then lower-case.
 
     Raises `CryptoError` if the result is empty, longer than 254 characters,
-    has no '@', or cannot be encoded as UTF-8 (lone surrogates).
+    has no '@', contains a control character (NUL and friends cannot be
+    stored, and have no place in an address), or cannot be encoded as UTF-8
+    (lone surrogates).
     """
     if not isinstance(email, str):
         raise CryptoError("email must be a string")
@@ -97,6 +99,8 @@ def normalize_email(email: str) -> str:
         raise CryptoError(f"email is longer than {EMAIL_MAX_LENGTH} characters")
     if "@" not in normalized:
         raise CryptoError("email has no '@'")
+    if any(unicodedata.category(char) == "Cc" for char in normalized):
+        raise CryptoError("email contains a control character")
     _utf8(normalized, name="email")
     return normalized
 

@@ -23,8 +23,11 @@ HEX_PROOF = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 ENC_STRING = Annotated[str, StringConstraints(min_length=40, max_length=256)]
 """Shape checked by `crypto.encstring.check_shape`."""
 PUBLIC_KEY = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
-EMAIL = Annotated[str, StringConstraints(min_length=3, max_length=254)]
-DEVICE_NAME = Annotated[str, StringConstraints(max_length=128)]
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+EMAIL = Annotated[
+    str, StringConstraints(min_length=3, max_length=254, pattern=NO_CONTROL_CHARACTERS)
+]
+DEVICE_NAME = Annotated[str, StringConstraints(max_length=128, pattern=NO_CONTROL_CHARACTERS)]
 
 
 class Strict(BaseModel):

@@ -6,8 +6,10 @@
   Keyed by an HMAC of the e-mail, not the account, so an unknown e-mail backs
   off exactly like a real one (otherwise the 6th attempt would tell them apart),
   and the counter table holds no e-mail addresses. A success clears the streak.
-- Per IP: failed proofs, handshake starts (the costly unauthenticated step) and
-  registrations in a fixed window.
+- Per IP (IPv6 per /64): failed proofs, handshake starts (the costly
+  unauthenticated step) and registrations in a fixed window.
+- At verify, the identity's and the address's counters are locked for the
+  request, so concurrent guesses are counted one after another.
 Blocked requests get 429 with `Retry-After`.
 """
 
@@ -15,14 +17,34 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import AbuseSettings
-from vaultapi.db.repositories.ratelimits import RateLimitRepository
+from vaultapi.db.repositories.ratelimits import Counter, RateLimitRepository
+from vaultapi.db.types import utcnow
 from vaultapi.errors import TooManyAttempts
+
+STREAK_MEMORY = timedelta(days=1)
+"""A failure streak is forgotten only after a day without failures: waiting out
+the backoff does not reset it, so the slow rate is the steady state."""
+
+
+def ip_bucket(ip: str) -> str:
+    """IPv4 addresses count one by one; IPv6 ones by /64, the block one
+    subscriber gets (counting single addresses would give each 2^64 buckets)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:45]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class AbuseGuard:
@@ -57,35 +79,52 @@ class AbuseGuard:
             keep_changes=True,
         )
 
-    async def check_identity(self, identity: str, now: datetime) -> None:
-        streak = await self.counters.get(self._identity_key(identity), now=now)
-        if streak is None:
-            return
-        until = streak.window_start + self.backoff(streak.count)
-        if now < until:
-            raise self._blocked(until, now, "this account")
+    def _ip_key(self, ip: str) -> str:
+        return f"ip-fail:{ip_bucket(ip)}"
 
-    async def check_ip_failures(self, ip: str, now: datetime) -> None:
-        counter = await self.counters.get(f"ip-fail:{ip}", now=now)
-        if counter is None or counter.count < self.settings.ip_failures_per_window:
-            return
-        until = counter.window_start + self.window
-        if now < until:
-            raise self._blocked(until, now, "this address")
+    def _check(self, streak: Counter | None, ip_failures: Counter | None, now: datetime) -> None:
+        if streak is not None and (backoff := self.backoff(streak.count)):
+            until = streak.window_start + backoff
+            if now < until:
+                raise self._blocked(until, now, "this account")
+        if ip_failures is not None and ip_failures.count >= self.settings.ip_failures_per_window:
+            until = ip_failures.window_start + self.window
+            if now < until:
+                raise self._blocked(until, now, "this address")
+
+    async def check(self, identity: str, ip: str, now: datetime) -> None:
+        """Refuse early (no lock): at handshake start, before any costly work."""
+        identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
+        self._check(
+            await self.counters.get(identity_key, now=now),
+            await self.counters.get(ip_key, now=now),
+            now,
+        )
+
+    async def lock_and_check(self, identity: str, ip: str, now: datetime) -> datetime:
+        """Before checking a proof: take this identity's and this address's
+        counters for the rest of the request, then refuse if either is over.
+        Concurrent guesses therefore count one after the other. Returns the
+        time after the wait, which is the time the attempt counts at."""
+        identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
+        live = await self.counters.lock([identity_key, ip_key], now=now)
+        now = utcnow()
+        self._check(live.get(identity_key), live.get(ip_key), now)
+        return now
 
     async def record_failure(self, identity: str, ip: str, now: datetime) -> None:
-        keep_for = timedelta(seconds=self.settings.account_backoff_max_seconds) + self.window
-        await self.counters.streak(self._identity_key(identity), now=now, keep_for=keep_for)
-        await self.counters.hit(f"ip-fail:{ip}", now=now, window=self.window)
+        await self.counters.streak(self._identity_key(identity), now=now, keep_for=STREAK_MEMORY)
+        await self.counters.hit(self._ip_key(ip), now=now, window=self.window)
 
     async def record_success(self, identity: str) -> None:
         await self.counters.reset(self._identity_key(identity))
 
     async def count_handshake_start(self, ip: str, now: datetime) -> None:
-        await self._count(f"ip-start:{ip}", self.settings.ip_handshakes_per_window, now)
+        await self._count(f"ip-start:{ip_bucket(ip)}", self.settings.ip_handshakes_per_window, now)
 
     async def count_registration(self, ip: str, now: datetime) -> None:
-        await self._count(f"ip-register:{ip}", self.settings.ip_registrations_per_window, now)
+        limit = self.settings.ip_registrations_per_window
+        await self._count(f"ip-register:{ip_bucket(ip)}", limit, now)
 
     async def _count(self, key: str, limit: int, now: datetime) -> None:
         counter = await self.counters.hit(key, now=now, window=self.window)

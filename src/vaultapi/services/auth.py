@@ -158,8 +158,7 @@ class AuthService:
         now = utcnow()
         identity = _identity(email)
         await self.guard.count_handshake_start(self.client.ip, now)
-        await self.guard.check_ip_failures(self.client.ip, now)
-        await self.guard.check_identity(identity, now)
+        await self.guard.check(identity, self.client.ip, now)
         try:
             public_a = srp.parse_group_element(public_a_hex, name="A")
         except CryptoError as exc:
@@ -206,16 +205,15 @@ class AuthService:
                 "Start a new handshake: this one is unknown, used or expired", keep_changes=True
             )
         identity = handshake.identity
-        await self.guard.check_ip_failures(self.client.ip, now)
-        await self.guard.check_identity(identity, now)
+        now = await self.guard.lock_and_check(identity, self.client.ip, now)
         try:
             client_proof = srp.parse_proof(proof_hex)
         except CryptoError as exc:
             raise InvalidSRPValue(str(exc), keep_changes=True) from exc
 
-        account = None
-        if handshake.account_id is not None:
-            account = await self.accounts.get(handshake.account_id)
+        # The same query whether or not an account exists: a missing lookup on
+        # the fake path would be measurable.
+        account = await self.accounts.get(handshake.account_id or uuid.uuid4())
         if account is None or account.status != "active":
             fake = fake_account(self.runtime.keys.server_secret, identity)
             verifier, salt = fake.verifier, fake.srp_salt

@@ -26,6 +26,7 @@ from vaultapi.crypto.tokens import (
     verify_access_token,
 )
 from vaultapi.db.models import Account, AuthEvent, Session
+from vaultapi.db.repositories.accounts import AccountRepository
 from vaultapi.db.repositories.auth import (
     AuthEventRepository,
     RefreshTokenRepository,
@@ -115,10 +116,16 @@ class SessionService:
 
     async def _enforce_session_limit(self, account_id: uuid.UUID, now: datetime) -> None:
         """Keep at most `max_sessions_per_account` live sessions: the least
-        recently used ones make room (logins must not pile up rows forever)."""
-        live = await self.sessions.list_live(account_id, now)
-        for stale in live[self.settings.max_sessions_per_account - 1 :]:
-            await self.sessions.revoke(account_id, now=now, reason="session_limit", only=stale.id)
+        recently used ones make room (logins must not pile up rows forever).
+        A count on every login; the revoking UPDATE only when over the cap. The
+        account row is locked first, so concurrent logins count one by one."""
+        await AccountRepository(self.db).lock(account_id)
+        live = await self.sessions.count_live(account_id, now)
+        excess = live - (self.settings.max_sessions_per_account - 1)
+        if excess > 0:
+            await self.sessions.revoke_least_recently_used(
+                account_id, count=excess, now=now, reason="session_limit"
+            )
 
     async def authenticate(self, access_token: str) -> CurrentSession:
         try:

@@ -25,6 +25,13 @@ class AccountRepository:
     async def get(self, account_id: uuid.UUID) -> Account | None:
         return await self.session.get(Account, account_id)
 
+    async def lock(self, account_id: uuid.UUID) -> None:
+        """Hold the account row until the transaction ends (serializes logins
+        of one account, so per-account limits are exact under concurrency)."""
+        await self.session.execute(
+            select(col(Account.id)).where(col(Account.id) == account_id).with_for_update()
+        )
+
     async def add(self, account: Account) -> Account:
         """Insert; `EmailTakenError` when the e-mail exists (also under a race: the
         unique constraint decides, in a savepoint that keeps the request usable)."""

@@ -105,6 +105,26 @@ class SessionRepository:
         result = await self.session.execute(statement.values(revoked_at=now, revoke_reason=reason))
         return rowcount(result)
 
+    async def revoke_least_recently_used(
+        self, account_id: uuid.UUID, *, count: int, now: datetime, reason: str
+    ) -> int:
+        oldest = (
+            select(col(Session.id))
+            .where(
+                col(Session.account_id) == account_id,
+                col(Session.revoked_at).is_(None),
+                col(Session.expires_at) > now,
+            )
+            .order_by(col(Session.last_used_at).asc())
+            .limit(count)
+        )
+        result = await self.session.execute(
+            update(Session)
+            .where(col(Session.id).in_(oldest.scalar_subquery()))
+            .values(revoked_at=now, revoke_reason=reason)
+        )
+        return rowcount(result)
+
     async def touch(self, session_id: uuid.UUID, *, now: datetime, ip: str) -> None:
         await self.session.execute(
             update(Session)

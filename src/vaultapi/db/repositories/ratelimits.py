@@ -79,6 +79,29 @@ class RateLimitRepository:
         counter = result.scalar_one_or_none()
         return Counter(counter.count, counter.window_start) if counter else None
 
+    async def lock(self, keys: list[str], *, now: datetime) -> dict[str, Counter]:
+        """Lock the counters for `keys` until the transaction ends, creating
+        empty ones as needed, and return the live ones. Concurrent requests on
+        the same keys wait here, so check-then-count cannot race (PostgreSQL row
+        locks; SQLite's BEGIN IMMEDIATE already serializes writers). Keys are
+        locked in sorted order, so two requests can never deadlock."""
+        keys = sorted(keys)
+        insert = self._insert().values(
+            [{"key": key, "window_start": now, "count": 0, "expires_at": now} for key in keys]
+        )
+        await self.session.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
+        result = await self.session.execute(
+            select(RateLimitCounter)
+            .where(col(RateLimitCounter.key).in_(keys))
+            .order_by(col(RateLimitCounter.key))
+            .with_for_update()
+        )
+        return {
+            row.key: Counter(row.count, row.window_start)
+            for row in result.scalars()
+            if row.expires_at > now and row.count > 0
+        }
+
     async def reset(self, key: str) -> None:
         await self.session.execute(delete(RateLimitCounter).where(col(RateLimitCounter.key) == key))
 
