@@ -203,3 +203,12 @@ async def client_http(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncCl
     """The app under test, for the reference client (`vaultapi.client`)."""
     async with make_client() as http:
         yield http
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.support.reports import REPORT_LINES
+
+    if REPORT_LINES:
+        terminalreporter.section("measurements")
+        for line in REPORT_LINES:
+            terminalreporter.write_line(line)

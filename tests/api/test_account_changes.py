@@ -146,3 +146,20 @@ async def test_deleting_the_account_ends_everything(
         await client.login(client_http, EMAIL, PASSWORD)
     assert caught.value.code == "invalid_credentials"
     await client.register(client_http, EMAIL, NEW_PASSWORD, kdf=MINIMUM_KDF)  # the address is free
+
+
+async def test_a_refused_step_up_still_consumes_its_handshake(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    from tests.api.conftest import srp_password_for, start_handshake, verify
+
+    await client.register(client_http, "bob@example.com", "bob password!!", kdf=MINIMUM_KDF)
+    bob = await client.login(client_http, "bob@example.com", "bob password!!")
+    password_p = await srp_password_for(client_http, EMAIL, PASSWORD)
+    handshake = await start_handshake(client_http, EMAIL, password_p)
+    refused = await verify(
+        client_http, handshake.handshake_id, handshake.proof.M1, headers=bob.auth_header
+    )
+    assert refused.status_code == 403
+    replay = await verify(client_http, handshake.handshake_id, handshake.proof.M1)
+    assert replay.json()["code"] == "handshake_invalid"

@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.crypto import CryptoError, encstring, srp
-from vaultapi.crypto.kdf import KdfParams, check_kdf_params, normalize_email
+from vaultapi.crypto.kdf import DEFAULT_KDF, KdfParams, check_kdf_params, normalize_email
 from vaultapi.db.models import Account, AuthEvent, SRPHandshake
 from vaultapi.db.repositories.accounts import AccountRepository, EmailTakenError
 from vaultapi.db.repositories.auth import AuthEventRepository, HandshakeRepository
@@ -34,7 +34,7 @@ from vaultapi.runtime import Runtime
 from vaultapi.schemas import auth as schemas
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
-from vaultapi.services.fakes import fake_account
+from vaultapi.services.fakes import fake_account, fake_kdf_salt
 from vaultapi.services.sessions import CurrentSession, IssuedTokens, SessionService
 
 ENC_STRING_MAX = 256
@@ -141,16 +141,11 @@ class AuthService:
 
     async def prelogin(self, email: str) -> tuple[KdfParams, bytes]:
         identity = _identity(email)
-        account = await self.accounts.by_email(identity)
-        if account is None:
-            fake = fake_account(self.runtime.keys.server_secret, identity)
-            return fake.kdf, fake.kdf_salt
-        params = KdfParams(
-            memory_kib=account.kdf_memory_kib,
-            iterations=account.kdf_iterations,
-            parallelism=account.kdf_parallelism,
-        )
-        return params, account.kdf_salt
+        found = await self.accounts.kdf_for(identity)
+        if found is None:
+            return DEFAULT_KDF, fake_kdf_salt(self.runtime.keys.server_secret, identity)
+        memory_kib, iterations, parallelism, salt = found
+        return KdfParams(memory_kib, iterations, parallelism), salt
 
     # -- SRP --------------------------------------------------------------------
 
@@ -248,7 +243,10 @@ class AuthService:
         await self.guard.record_success(identity)
         if step_up is not None:
             if step_up.account.id != account.id:
-                raise Forbidden("The access token sent belongs to another account")
+                raise Forbidden(
+                    "The access token sent belongs to another account",
+                    keep_changes=True,  # the handshake stays consumed
+                )
             tokens = await sessions.step_up(step_up, now)
             await self._event("reauth", "success", account_id=account.id)
             return Login(server_proof=server_proof, account=account, tokens=tokens)

@@ -37,12 +37,16 @@ class FakeAccount:
     verifier: int
 
 
+def fake_kdf_salt(server_secret: bytes, identity: str) -> bytes:
+    return _derive(server_secret, "kdf-salt", identity, KDF_SALT_BYTES)
+
+
 def fake_account(server_secret: bytes, identity: str) -> FakeAccount:
     wide = int.from_bytes(_derive(server_secret, "verifier", identity, srp.N_BYTES + 32), "big")
     verifier = 2 + wide % (srp.N - 3)  # in [2, N-2]: a valid-looking group element
     return FakeAccount(
         kdf=DEFAULT_KDF,
-        kdf_salt=_derive(server_secret, "kdf-salt", identity, KDF_SALT_BYTES),
+        kdf_salt=fake_kdf_salt(server_secret, identity),
         srp_salt=_derive(server_secret, "srp-salt", identity, srp.SRP_SALT_BYTES),
         verifier=verifier,
     )

@@ -22,6 +22,19 @@ class AccountRepository:
         result = await self.session.execute(select(Account).where(col(Account.email) == email))
         return result.scalar_one_or_none()
 
+    async def kdf_for(self, email: str) -> tuple[int, int, int, bytes] | None:
+        """(memory_kib, iterations, parallelism, salt), without loading the row."""
+        result = await self.session.execute(
+            select(
+                col(Account.kdf_memory_kib),
+                col(Account.kdf_iterations),
+                col(Account.kdf_parallelism),
+                col(Account.kdf_salt),
+            ).where(col(Account.email) == email)
+        )
+        row = result.one_or_none()
+        return (row[0], row[1], row[2], row[3]) if row else None
+
     async def get(self, account_id: uuid.UUID) -> Account | None:
         return await self.session.get(Account, account_id)
 
