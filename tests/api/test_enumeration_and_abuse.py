@@ -211,6 +211,26 @@ async def test_every_attempt_is_recorded(client_http: httpx.AsyncClient, alice: 
     assert all(e.ip == "127.0.0.1" for e in events)
 
 
+async def test_blocked_attempts_are_recorded(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    from sqlalchemy import select
+
+    from tests.api.conftest import runtime_of
+    from vaultapi.db.models import AuthEvent
+
+    await failed_logins(client_http, EMAIL, 6)
+    async with runtime_of(client_http).sessionmaker() as session:
+        blocked = (
+            (
+                await session.execute(select(AuthEvent).where(AuthEvent.outcome == "blocked"))  # type: ignore[arg-type]
+            )
+            .scalars()
+            .all()
+        )
+    assert [(e.action, e.reason) for e in blocked] == [("srp_start", "rate_limited")]
+
+
 async def test_concurrent_guesses_cannot_outrun_the_backoff(
     client_http: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -8,7 +8,9 @@ event loop it would stall every other request of this worker meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,6 +30,7 @@ from vaultapi.errors import (
     InvalidCredentials,
     InvalidKeyMaterial,
     InvalidSRPValue,
+    TooManyAttempts,
     WeakKdfParameters,
 )
 from vaultapi.runtime import Runtime
@@ -87,11 +90,23 @@ class AuthService:
             )
         )
 
+    @contextlib.asynccontextmanager
+    async def _logged_if_blocked(
+        self, action: str, account_id: uuid.UUID | None = None
+    ) -> AsyncIterator[None]:
+        """Record a refused (rate-limited) attempt, then let the 429 go on."""
+        try:
+            yield
+        except TooManyAttempts:
+            await self._event(action, "blocked", "rate_limited", account_id)
+            raise
+
     # -- registration ---------------------------------------------------------
 
     async def register(self, request: schemas.RegisterRequest) -> Account:
         now = utcnow()
-        await self.guard.count_registration(self.client.ip, now)
+        async with self._logged_if_blocked("register"):
+            await self.guard.count_registration(self.client.ip, now)
         identity = _identity(request.email)
         kdf = KdfParams(
             memory_kib=request.kdf.memory_kib,
@@ -152,8 +167,9 @@ class AuthService:
     async def start(self, email: str, public_a_hex: str) -> Challenge:
         now = utcnow()
         identity = _identity(email)
-        await self.guard.count_handshake_start(self.client.ip, now)
-        await self.guard.check(identity, self.client.ip, now)
+        async with self._logged_if_blocked("srp_start"):
+            await self.guard.count_handshake_start(self.client.ip, now)
+            await self.guard.check(identity, self.client.ip, now)
         try:
             public_a = srp.parse_group_element(public_a_hex, name="A")
         except CryptoError as exc:
@@ -200,7 +216,8 @@ class AuthService:
                 "Start a new handshake: this one is unknown, used or expired", keep_changes=True
             )
         identity = handshake.identity
-        now = await self.guard.lock_and_check(identity, self.client.ip, now)
+        async with self._logged_if_blocked("srp_verify", handshake.account_id):
+            now = await self.guard.lock_and_check(identity, self.client.ip, now)
         try:
             client_proof = srp.parse_proof(proof_hex)
         except CryptoError as exc:
