@@ -59,6 +59,7 @@ async def test_the_client_refuses_a_server_whose_m2_does_not_verify() -> None:
             # a server that does not know the verifier can only make B up
             b = srp.server_challenge(srp.compute_verifier(EMAIL, "guess", bytes(16)))
             return {
+                **kdf(MINIMUM_KDF.memory_kib, MINIMUM_KDF.iterations, MINIMUM_KDF.parallelism),
                 "handshake_id": "00000000-0000-4000-8000-000000000000",
                 "srp_salt": "00" * 16,
                 "B": srp.encode_int(b.public_B),
@@ -76,7 +77,13 @@ async def test_the_client_refuses_an_invalid_b(bad_b: str) -> None:
     def server(path: str, body: dict[str, object]) -> dict[str, object]:
         if path.endswith("prelogin"):
             return kdf(MINIMUM_KDF.memory_kib, MINIMUM_KDF.iterations, MINIMUM_KDF.parallelism)
-        return {"handshake_id": "x", "srp_salt": "00" * 16, "B": bad_b, "expires_in": 60}
+        return {
+            **kdf(MINIMUM_KDF.memory_kib, MINIMUM_KDF.iterations, MINIMUM_KDF.parallelism),
+            "handshake_id": "x",
+            "srp_salt": "00" * 16,
+            "B": bad_b,
+            "expires_in": 60,
+        }
 
     async with hostile(server) as http:
         with pytest.raises(client.ClientError, match="invalid SRP challenge"):

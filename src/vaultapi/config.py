@@ -36,6 +36,10 @@ class DatabaseSettings(BaseModel):
     ready_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
     """Upper bound for the `/readyz` database probe."""
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 5_000
+    pool_pre_ping: bool = False
+    """Test each pooled connection before use (one extra round trip per request).
+    Off: a connection that died meanwhile fails one request with a 503, is
+    dropped from the pool, and the next request gets a fresh one."""
     purge_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 600
     """How often each worker deletes expired handshakes, counters and old sessions."""
     auto_migrate: bool | None = None

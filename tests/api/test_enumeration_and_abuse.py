@@ -58,6 +58,9 @@ async def test_srp_start_answers_unknown_emails_like_real_ones(
     assert shape(real.json()) == shape(fake.json())
     assert fake.json()["srp_salt"] == fake_again.json()["srp_salt"]
     assert fake.json()["B"] != fake_again.json()["B"]  # fresh ephemeral, like a real one
+    for email, answer in ((EMAIL, real), (UNKNOWN, fake)):  # the same KDF answer as prelogin
+        prelogin = await client_http.post("/v1/auth/prelogin", json={"email": email})
+        assert answer.json()["kdf"] == prelogin.json()["kdf"]
 
 
 async def test_an_unknown_email_fails_at_verify_exactly_like_a_wrong_password(

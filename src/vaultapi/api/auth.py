@@ -14,6 +14,7 @@ from vaultapi.api.deps import (
 )
 from vaultapi.api.responses import problem_responses
 from vaultapi.crypto import srp
+from vaultapi.crypto.kdf import KdfParams
 from vaultapi.errors import (
     AccountDisabled,
     BadRequest,
@@ -41,6 +42,15 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 def _service(session: SessionDep, runtime: RuntimeDep, client: ClientInfo) -> AuthService:
     return AuthService(session, runtime, client)
+
+
+def _kdf_parameters(params: KdfParams, salt: bytes) -> schemas.KdfParameters:
+    return schemas.KdfParameters(
+        memory_kib=params.memory_kib,
+        iterations=params.iterations,
+        parallelism=params.parallelism,
+        salt=salt.hex(),
+    )
 
 
 def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
@@ -84,20 +94,13 @@ async def prelogin(
     body: schemas.PreloginRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
 ) -> schemas.PreloginResponse:
     params, salt = await _service(session, runtime, client).prelogin(body.email)
-    return schemas.PreloginResponse(
-        kdf=schemas.KdfParameters(
-            memory_kib=params.memory_kib,
-            iterations=params.iterations,
-            parallelism=params.parallelism,
-            salt=salt.hex(),
-        )
-    )
+    return schemas.PreloginResponse(kdf=_kdf_parameters(params, salt))
 
 
 @router.post(
     "/srp/start",
     operation_id="startLogin",
-    summary="SRP step 1: send A, receive the handshake id, salt and B",
+    summary="SRP step 1: send A, receive the handshake id, KDF parameters, salt and B",
     responses=problem_responses(BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts),
 )
 async def srp_start(
@@ -106,6 +109,7 @@ async def srp_start(
     challenge = await _service(session, runtime, client).start(body.email, body.A)
     return schemas.SRPStartResponse(
         handshake_id=challenge.handshake_id,
+        kdf=_kdf_parameters(challenge.kdf, challenge.kdf_salt),
         srp_salt=challenge.srp_salt.hex(),
         B=srp.encode_int(challenge.public_b),
         expires_in=challenge.expires_in,

@@ -141,7 +141,10 @@ async def register(
 
 async def prelogin(http: httpx.AsyncClient, email: str) -> tuple[KdfParams, bytes]:
     body = await _post(http, "/auth/prelogin", {"email": email})
-    kdf = body["kdf"]
+    return _checked_kdf(body["kdf"])
+
+
+def _checked_kdf(kdf: dict[str, Any]) -> tuple[KdfParams, bytes]:
     if kdf.get("algorithm") != "argon2id":
         raise ClientError(f"unsupported KDF {kdf.get('algorithm')!r}")
     params = KdfParams(
@@ -193,14 +196,16 @@ async def _handshake(
     device_name: str = "",
     headers: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], Subkeys]:
-    """Prelogin, SRP start and verify; checks M2. Returns the verify body."""
+    """SRP start (which also answers the KDF parameters: A does not depend on the
+    password, so no separate prelogin round trip), Argon2id, verify; checks M2.
+    Returns the verify body and the subkeys."""
     identity = normalize_email(email)
-    params, kdf_salt = await prelogin(http, email)
-    subkeys = await _subkeys(password, kdf_salt, params)
     start = await asyncio.to_thread(srp.client_start)
     challenge = await _post(
         http, "/auth/srp/start", {"email": email, "A": srp.encode_int(start.public_A)}
     )
+    params, kdf_salt = _checked_kdf(challenge["kdf"])
+    subkeys = await _subkeys(password, kdf_salt, params)
     try:
         public_b = srp.parse_group_element(challenge["B"], name="B")
         srp_salt = bytes.fromhex(challenge["srp_salt"])

@@ -68,7 +68,7 @@ def create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.pool_pre_ping,
         async_creator=_asyncpg_connector(url, settings),
     )
 

@@ -84,6 +84,10 @@ class SRPStartRequest(Strict):
 
 class SRPStartResponse(BaseModel):
     handshake_id: uuid.UUID
+    kdf: KdfParameters = Field(
+        description="The same answer as prelogin: A does not depend on the password, so a "
+        "client can start here and save a round trip"
+    )
     srp_salt: str = Field(description="The account's SRP salt, hex")
     B: str = Field(description="Server public ephemeral, 768 hex characters")
     expires_in: int = Field(description="Seconds left to send the proof")

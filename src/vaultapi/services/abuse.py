@@ -95,11 +95,8 @@ class AbuseGuard:
     async def check(self, identity: str, ip: str, now: datetime) -> None:
         """Refuse early (no lock): at handshake start, before any costly work."""
         identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
-        self._check(
-            await self.counters.get(identity_key, now=now),
-            await self.counters.get(ip_key, now=now),
-            now,
-        )
+        live = await self.counters.get_many([identity_key, ip_key], now=now)
+        self._check(live.get(identity_key), live.get(ip_key), now)
 
     async def lock_and_check(self, identity: str, ip: str, now: datetime) -> datetime:
         """Before checking a proof: take this identity's and this address's

@@ -46,6 +46,8 @@ ENC_STRING_MAX = 256
 @dataclass(frozen=True)
 class Challenge:
     handshake_id: uuid.UUID
+    kdf: KdfParams
+    kdf_salt: bytes
     srp_salt: bytes
     public_b: int
     expires_in: int
@@ -179,9 +181,12 @@ class AuthService:
         if account is None or account.status != "active":
             fake = fake_account(self.runtime.keys.server_secret, identity)
             verifier, salt, account_id = fake.verifier, fake.srp_salt, None
+            kdf, kdf_salt = fake.kdf, fake.kdf_salt
         else:
             verifier = int.from_bytes(account.srp_verifier, "big")
             salt, account_id = account.srp_salt, account.id
+            kdf = KdfParams(account.kdf_memory_kib, account.kdf_iterations, account.kdf_parallelism)
+            kdf_salt = account.kdf_salt
         challenge = await asyncio.to_thread(srp.server_challenge, verifier)
 
         ttl = self.settings.auth.handshake_ttl_seconds
@@ -196,7 +201,7 @@ class AuthService:
             expires_at=now + timedelta(seconds=ttl),
         )
         await self.handshakes.add(handshake)
-        return Challenge(handshake.id, salt, challenge.public_B, ttl)
+        return Challenge(handshake.id, kdf, kdf_salt, salt, challenge.public_B, ttl)
 
     async def verify(
         self,

@@ -102,6 +102,14 @@ class RateLimitRepository:
             if row.expires_at > now and row.count > 0
         }
 
+    async def get_many(self, keys: list[str], *, now: datetime) -> dict[str, Counter]:
+        result = await self.session.execute(
+            select(RateLimitCounter).where(
+                col(RateLimitCounter.key).in_(keys), col(RateLimitCounter.expires_at) > now
+            )
+        )
+        return {row.key: Counter(row.count, row.window_start) for row in result.scalars()}
+
     async def reset(self, key: str) -> None:
         await self.session.execute(delete(RateLimitCounter).where(col(RateLimitCounter.key) == key))
 
