@@ -257,3 +257,34 @@ def test_ipv6_addresses_share_their_64_block(address: str) -> None:
     assert ip_bucket(address) == "2001:db8:1:2::/64"
     assert ip_bucket("::ffff:198.51.100.7") == "198.51.100.7"
     assert ip_bucket("198.51.100.7") == "198.51.100.7"
+
+
+async def test_a_disabled_account_fails_like_a_wrong_password(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    from sqlalchemy import select, update
+    from sqlmodel import col
+
+    from tests.api.conftest import runtime_of
+    from vaultapi.db.models import Account as AccountRow
+    from vaultapi.db.models import AuthEvent
+
+    runtime = runtime_of(client_http)
+    async with runtime.sessionmaker() as session:
+        await session.execute(update(AccountRow).values(status="disabled"))
+        await session.commit()
+    prelogin = (await client_http.post("/v1/auth/prelogin", json={"email": EMAIL})).json()
+    with pytest.raises(client.ProblemError) as caught:
+        await client.login(client_http, EMAIL, PASSWORD)  # the right password
+    assert caught.value.code == "invalid_credentials"
+    start = await client_http.post(
+        "/v1/auth/srp/start",
+        json={"email": EMAIL, "A": srp.encode_int(srp.client_start().public_A)},
+    )
+    assert start.json()["kdf"] == prelogin["kdf"]  # no difference between the two answers
+    async with runtime.sessionmaker() as session:
+        result = await session.execute(
+            select(col(AuthEvent.reason)).where(col(AuthEvent.action) == "srp_verify")
+        )
+        reasons = list(result.scalars().all())
+    assert reasons == ["account_disabled"]

@@ -178,15 +178,18 @@ class AuthService:
             raise InvalidSRPValue(str(exc)) from exc
 
         account = await self.accounts.by_email(identity)
-        if account is None or account.status != "active":
-            fake = fake_account(self.runtime.keys.server_secret, identity)
-            verifier, salt, account_id = fake.verifier, fake.srp_salt, None
-            kdf, kdf_salt = fake.kdf, fake.kdf_salt
+        fake = fake_account(self.runtime.keys.server_secret, identity)
+        if account is None:
+            kdf, kdf_salt, account_id = fake.kdf, fake.kdf_salt, None
         else:
-            verifier = int.from_bytes(account.srp_verifier, "big")
-            salt, account_id = account.srp_salt, account.id
+            # A disabled account answers its real KDF parameters, as prelogin
+            # does, and the fake SRP values: its proof can never succeed.
             kdf = KdfParams(account.kdf_memory_kib, account.kdf_iterations, account.kdf_parallelism)
-            kdf_salt = account.kdf_salt
+            kdf_salt, account_id = account.kdf_salt, account.id
+        if account is not None and account.status == "active":
+            verifier, salt = int.from_bytes(account.srp_verifier, "big"), account.srp_salt
+        else:
+            verifier, salt = fake.verifier, fake.srp_salt
         challenge = await asyncio.to_thread(srp.server_challenge, verifier)
 
         ttl = self.settings.auth.handshake_ttl_seconds
@@ -254,11 +257,14 @@ class AuthService:
                 raise srp.SRPProofError("no such account")  # fails exactly like a bad proof
         except CryptoError as exc:
             await self.guard.record_failure(identity, self.client.ip, now)
+            if account is None:
+                reason = "unknown_account"
+            elif account.status != "active":
+                reason = "account_disabled"  # for the log only: the caller sees the same 401
+            else:
+                reason = "bad_proof"
             await self._event(
-                "srp_verify",
-                "failure",
-                "bad_proof" if account is not None else "unknown_account",
-                account.id if account is not None else None,
+                "srp_verify", "failure", reason, account.id if account is not None else None
             )
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True) from exc
 
