@@ -102,6 +102,21 @@ class AbuseSettings(BaseModel):
     window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 300
 
 
+class VaultSettings(BaseModel):
+    max_item_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    """Largest item `data` EncString, in characters."""
+    max_folder_name_bytes: Annotated[int, Field(ge=64, le=65_536)] = 1024
+    max_items: Annotated[int, Field(ge=1)] = 50_000
+    """Items per account, trash included."""
+    max_folders: Annotated[int, Field(ge=1)] = 1_000
+    history_versions: Annotated[int, Field(ge=0, le=1000)] = 10
+    """Previous versions kept per item."""
+    trash_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    """Default page of the item list; `max_page_size` caps what a client may ask."""
+    max_page_size: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
@@ -125,6 +140,7 @@ class Settings(BaseSettings):
     http: HTTPSettings = HTTPSettings()
     auth: AuthSettings = AuthSettings()
     abuse: AbuseSettings = AbuseSettings()
+    vault: VaultSettings = VaultSettings()
     log: LogSettings = LogSettings()
 
     @property

@@ -180,6 +180,26 @@ class AccountDisabled(Forbidden):
     code, title = "account_disabled", "Account disabled"
 
 
+class PreconditionRequired(VaultAPIError):
+    status, code, title = 428, "precondition_required", "If-Match required"
+
+
+class StaleRevision(PreconditionFailed):
+    code, title = "stale_revision", "The object changed since that revision"
+
+
+class ItemExists(Conflict):
+    code, title = "item_exists", "An object with this id already exists"
+
+
+class LimitReached(Conflict):
+    code, title = "limit_reached", "Limit reached"
+
+
+class InvalidCiphertext(BadRequest):
+    code, title = "invalid_ciphertext", "Not a well-formed EncString"
+
+
 class TooManyAttempts(TooManyRequests):
     code, title = "too_many_attempts", "Too many attempts"
 
@@ -194,6 +214,7 @@ _BY_STATUS: dict[int, type[VaultAPIError]] = {
         MethodNotAllowed,
         Conflict,
         PreconditionFailed,
+        PreconditionRequired,
         PayloadTooLarge,
         UnsupportedMediaType,
         ValidationFailed,

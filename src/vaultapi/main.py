@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import account, auth, docs, meta
+from vaultapi.api import account, auth, docs, meta, vault
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meta.router, prefix=api_prefix)
     app.include_router(auth.router, prefix=api_prefix)
     app.include_router(account.router, prefix=api_prefix)
+    app.include_router(vault.router, prefix=api_prefix)
     app.include_router(docs.router)
     install_openapi(app)
     return app

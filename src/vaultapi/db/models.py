@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from vaultapi.db.base import metadata
@@ -23,6 +23,11 @@ __all__ = [
     "RefreshToken",
     "SRPHandshake",
     "Session",
+    "Vault",
+    "VaultFolder",
+    "VaultItem",
+    "VaultItemVersion",
+    "VaultTombstone",
     "metadata",
 ]
 
@@ -158,3 +163,107 @@ class RateLimitCounter(SQLModel, table=True):
     window_start: datetime = Field(sa_type=UTCDateTime)
     count: int = Field(default=0)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+# -- vault ---------------------------------------------------------------------
+
+
+class Vault(SQLModel, table=True):
+    """One per account: the monotonic revision that delta sync cursors count.
+
+    Every vault write bumps it with `UPDATE … RETURNING`, which also holds the
+    row until commit: one account's writes commit in revision order, so a
+    cursor taken by a reader never skips a change that commits later with a
+    smaller revision."""
+
+    __tablename__ = "vaults"
+
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    )
+    revision: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class VaultFolder(SQLModel, table=True):
+    __tablename__ = "vault_folders"
+    __table_args__ = (Index("ix_vault_folders_account_id_changed", "account_id", "changed_in"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    )
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    """EncString of the folder name."""
+    revision: int = Field(default=1)
+    changed_in: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """The vault revision of the last change: what delta sync compares."""
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+
+
+class VaultItem(SQLModel, table=True):
+    """An item: opaque to the server but for the few clear fields here."""
+
+    __tablename__ = "vault_items"
+    __table_args__ = (
+        Index("ix_vault_items_account_id_changed", "account_id", "changed_in"),
+        Index("ix_vault_items_folder_id", "folder_id"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    """Chosen by the client, so it can bind it into the ciphertext's AAD."""
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    )
+    type: str = Field(max_length=16)
+    key: str = Field(sa_column=Column(Text, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    folder_id: uuid.UUID | None = Field(default=None)
+    favorite: bool = Field(default=False)
+    revision: int = Field(default=1)
+    changed_in: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """In the trash since then; purged for good after `vault.trash_days`."""
+
+
+class VaultItemVersion(SQLModel, table=True):
+    """Earlier versions of an item (the last `vault.history_versions`)."""
+
+    __tablename__ = "vault_item_versions"
+    __table_args__ = (Index("ix_vault_item_versions_item_id_revision", "item_id", "revision"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    item_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("vault_items.id", ondelete="CASCADE"), nullable=False)
+    )
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    )
+    revision: int
+    type: str = Field(max_length=16)
+    key: str = Field(sa_column=Column(Text, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    folder_id: uuid.UUID | None = Field(default=None)
+    favorite: bool = Field(default=False)
+    replaced_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+
+
+class VaultTombstone(SQLModel, table=True):
+    """What was purged for good, so that delta sync can tell clients to drop it."""
+
+    __tablename__ = "vault_tombstones"
+    __table_args__ = (Index("ix_vault_tombstones_account_id_changed", "account_id", "changed_in"),)
+
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    )
+    object_id: uuid.UUID = Field(primary_key=True)
+    kind: str = Field(max_length=8)
+    """item or folder"""
+    changed_in: int = Field(sa_column=Column(BigInteger, nullable=False))
+    purged_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)

@@ -1,0 +1,238 @@
+"""Vault SQL. Every method takes the owner's account id and filters on it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from vaultapi.db.models import Vault, VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
+from vaultapi.db.repositories import rowcount
+
+
+class VaultRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _insert(self, model: Any) -> postgresql.Insert | sqlite.Insert:
+        if self.session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(model)
+        return sqlite.insert(model)
+
+    # -- the account's revision -------------------------------------------------
+
+    async def bump(self, owner: uuid.UUID) -> int:
+        """The next vault revision; holds the account's vault row until commit,
+        so one account's writes happen one at a time, in revision order."""
+        insert = self._insert(Vault).values(account_id=owner, revision=1)
+        statement = insert.on_conflict_do_update(
+            index_elements=["account_id"], set_={"revision": col(Vault.revision) + 1}
+        ).returning(col(Vault.revision))
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def revision(self, owner: uuid.UUID) -> int:
+        result = await self.session.execute(
+            select(col(Vault.revision)).where(col(Vault.account_id) == owner)
+        )
+        return int(result.scalar_one_or_none() or 0)
+
+    # -- items ------------------------------------------------------------------
+
+    async def count_items(self, owner: uuid.UUID) -> int:
+        result = await self.session.execute(
+            select(func.count()).select_from(VaultItem).where(col(VaultItem.account_id) == owner)
+        )
+        return int(result.scalar_one())
+
+    async def item(self, owner: uuid.UUID, item_id: uuid.UUID) -> VaultItem | None:
+        result = await self.session.execute(
+            select(VaultItem).where(
+                col(VaultItem.account_id) == owner, col(VaultItem.id) == item_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def item_id_taken(self, item_id: uuid.UUID) -> bool:
+        """Across all accounts: ids are global keys."""
+        result = await self.session.execute(
+            select(col(VaultItem.id)).where(col(VaultItem.id) == item_id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def page(
+        self, owner: uuid.UUID, *, after: uuid.UUID | None, limit: int, trashed: bool
+    ) -> Sequence[VaultItem]:
+        statement = select(VaultItem).where(col(VaultItem.account_id) == owner)
+        statement = statement.where(
+            col(VaultItem.deleted_at).is_not(None)
+            if trashed
+            else col(VaultItem.deleted_at).is_(None)
+        )
+        if after is not None:
+            statement = statement.where(col(VaultItem.id) > after)
+        result = await self.session.execute(statement.order_by(col(VaultItem.id)).limit(limit))
+        return result.scalars().all()
+
+    async def update_item(
+        self, owner: uuid.UUID, item_id: uuid.UUID, expected_revision: int, values: dict[str, Any]
+    ) -> VaultItem | None:
+        """Apply `values` and +1 the revision, only if the item is still at
+        `expected_revision`: of racing writers, exactly one gets a row back."""
+        result = await self.session.execute(
+            update(VaultItem)
+            .where(
+                col(VaultItem.account_id) == owner,
+                col(VaultItem.id) == item_id,
+                col(VaultItem.revision) == expected_revision,
+            )
+            .values(revision=col(VaultItem.revision) + 1, **values)
+            .returning(VaultItem)
+            # the row returned replaces the copy already loaded in this session
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def delete_item(self, owner: uuid.UUID, item_id: uuid.UUID, expected: int) -> bool:
+        result = await self.session.execute(
+            delete(VaultItem).where(
+                col(VaultItem.account_id) == owner,
+                col(VaultItem.id) == item_id,
+                col(VaultItem.revision) == expected,
+            )
+        )
+        return rowcount(result) == 1
+
+    async def changed_items(self, owner: uuid.UUID, since: int | None) -> Sequence[VaultItem]:
+        statement = select(VaultItem).where(col(VaultItem.account_id) == owner)
+        if since is not None:
+            statement = statement.where(col(VaultItem.changed_in) > since)
+        return (await self.session.execute(statement.order_by(col(VaultItem.id)))).scalars().all()
+
+    async def unfile(self, owner: uuid.UUID, folder_id: uuid.UUID, changed_in: int) -> int:
+        """Move a folder's items to no folder (each a change that syncs)."""
+        result = await self.session.execute(
+            update(VaultItem)
+            .where(col(VaultItem.account_id) == owner, col(VaultItem.folder_id) == folder_id)
+            .values(folder_id=None, revision=col(VaultItem.revision) + 1, changed_in=changed_in)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result)
+
+    # -- history ----------------------------------------------------------------
+
+    async def add_version(self, version: VaultItemVersion, keep: int) -> None:
+        self.session.add(version)
+        await self.session.flush()
+        stale = (
+            select(col(VaultItemVersion.id))
+            .where(col(VaultItemVersion.item_id) == version.item_id)
+            .order_by(col(VaultItemVersion.revision).desc())
+            .offset(keep)
+        )
+        await self.session.execute(
+            delete(VaultItemVersion).where(col(VaultItemVersion.id).in_(stale.scalar_subquery()))
+        )
+
+    async def versions(self, owner: uuid.UUID, item_id: uuid.UUID) -> Sequence[VaultItemVersion]:
+        result = await self.session.execute(
+            select(VaultItemVersion)
+            .where(
+                col(VaultItemVersion.account_id) == owner,
+                col(VaultItemVersion.item_id) == item_id,
+            )
+            .order_by(col(VaultItemVersion.revision).desc())
+        )
+        return result.scalars().all()
+
+    # -- folders ----------------------------------------------------------------
+
+    async def count_folders(self, owner: uuid.UUID) -> int:
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(VaultFolder)
+            .where(col(VaultFolder.account_id) == owner)
+        )
+        return int(result.scalar_one())
+
+    async def folder(self, owner: uuid.UUID, folder_id: uuid.UUID) -> VaultFolder | None:
+        result = await self.session.execute(
+            select(VaultFolder).where(
+                col(VaultFolder.account_id) == owner, col(VaultFolder.id) == folder_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def folder_id_taken(self, folder_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            select(col(VaultFolder.id)).where(col(VaultFolder.id) == folder_id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def changed_folders(self, owner: uuid.UUID, since: int | None) -> Sequence[VaultFolder]:
+        statement = select(VaultFolder).where(col(VaultFolder.account_id) == owner)
+        if since is not None:
+            statement = statement.where(col(VaultFolder.changed_in) > since)
+        return (await self.session.execute(statement.order_by(col(VaultFolder.id)))).scalars().all()
+
+    async def update_folder(
+        self, owner: uuid.UUID, folder_id: uuid.UUID, expected: int, values: dict[str, Any]
+    ) -> VaultFolder | None:
+        result = await self.session.execute(
+            update(VaultFolder)
+            .where(
+                col(VaultFolder.account_id) == owner,
+                col(VaultFolder.id) == folder_id,
+                col(VaultFolder.revision) == expected,
+            )
+            .values(revision=col(VaultFolder.revision) + 1, **values)
+            .returning(VaultFolder)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def delete_folder(self, owner: uuid.UUID, folder_id: uuid.UUID, expected: int) -> bool:
+        result = await self.session.execute(
+            delete(VaultFolder).where(
+                col(VaultFolder.account_id) == owner,
+                col(VaultFolder.id) == folder_id,
+                col(VaultFolder.revision) == expected,
+            )
+        )
+        return rowcount(result) == 1
+
+    # -- tombstones ---------------------------------------------------------------
+
+    async def tombstone(
+        self, owner: uuid.UUID, object_id: uuid.UUID, kind: str, changed_in: int, now: datetime
+    ) -> None:
+        insert = self._insert(VaultTombstone).values(
+            object_id=object_id, account_id=owner, kind=kind, changed_in=changed_in, purged_at=now
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["account_id", "object_id"],
+                set_={"kind": kind, "changed_in": changed_in, "purged_at": now},
+            )
+        )
+
+    async def forget_tombstone(self, owner: uuid.UUID, object_id: uuid.UUID) -> None:
+        """An id used again after a purge is alive again."""
+        await self.session.execute(
+            delete(VaultTombstone).where(
+                col(VaultTombstone.account_id) == owner, col(VaultTombstone.object_id) == object_id
+            )
+        )
+
+    async def tombstones(self, owner: uuid.UUID, since: int) -> Sequence[VaultTombstone]:
+        result = await self.session.execute(
+            select(VaultTombstone).where(
+                col(VaultTombstone.account_id) == owner, col(VaultTombstone.changed_in) > since
+            )
+        )
+        return result.scalars().all()

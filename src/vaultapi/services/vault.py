@@ -1,0 +1,269 @@
+"""The vault: items and folders as opaque ciphertext, with revisions.
+
+Writes take the account's vault revision first (`VaultRepository.bump`),
+which serializes one account's writes; each object then records that revision
+as `changed_in`, which is what delta sync compares. Updates, deletes,
+restores and purges name the revision they were based on (If-Match): a stale
+one is a 412 with the current revision, never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vaultapi.config import VaultSettings
+from vaultapi.crypto import CryptoError, encstring
+from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
+from vaultapi.db.repositories.vault import VaultRepository
+from vaultapi.db.types import utcnow
+from vaultapi.errors import (
+    InvalidCiphertext,
+    ItemExists,
+    LimitReached,
+    NotFound,
+    StaleRevision,
+)
+from vaultapi.schemas import vault as schemas
+
+ITEM_KEY_MAX = 256
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    revision: int
+    full: bool
+    items: list[VaultItem]
+    folders: list[VaultFolder]
+    tombstones: list[VaultTombstone]
+
+
+def _check(name: str, value: str, max_length: int) -> None:
+    try:
+        encstring.check_shape(value, max_length=max_length)
+    except CryptoError as exc:
+        raise InvalidCiphertext(f"{name}: {exc}") from exc
+
+
+def _stale(kind: str, current: int) -> StaleRevision:
+    return StaleRevision(
+        f"The {kind} is at revision {current}: fetch it, merge, and retry with that revision",
+        extra={"current_revision": current},
+    )
+
+
+class VaultService:
+    def __init__(self, session: AsyncSession, settings: VaultSettings, owner: uuid.UUID) -> None:
+        self.repo = VaultRepository(session)
+        self.settings = settings
+        self.owner = owner
+
+    def _check_item(self, fields: schemas.ItemFields) -> None:
+        _check("key", fields.key, ITEM_KEY_MAX)
+        _check("data", fields.data, self.settings.max_item_bytes)
+
+    async def _check_folder_exists(self, folder_id: uuid.UUID | None) -> None:
+        if folder_id is not None and await self.repo.folder(self.owner, folder_id) is None:
+            raise NotFound("No such folder in this vault")
+
+    # -- items ------------------------------------------------------------------
+
+    async def create_item(self, request: schemas.ItemCreate) -> VaultItem:
+        self._check_item(request)
+        changed_in = await self.repo.bump(self.owner)
+        await self._check_folder_exists(request.folder_id)
+        if await self.repo.item_id_taken(request.id):
+            raise ItemExists("An item with this id exists: generate a new id")
+        if await self.repo.count_items(self.owner) >= self.settings.max_items:
+            raise LimitReached(
+                f"This vault holds the maximum of {self.settings.max_items} items",
+                extra={"limit": self.settings.max_items},
+            )
+        now = utcnow()
+        item = VaultItem(
+            id=request.id,
+            account_id=self.owner,
+            type=request.type.value,
+            key=request.key,
+            data=request.data,
+            folder_id=request.folder_id,
+            favorite=request.favorite,
+            revision=1,
+            changed_in=changed_in,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.repo.forget_tombstone(self.owner, request.id)
+        self.repo.session.add(item)
+        await self.repo.session.flush()
+        return item
+
+    async def item(self, item_id: uuid.UUID) -> VaultItem:
+        item = await self.repo.item(self.owner, item_id)
+        if item is None:
+            raise NotFound("No such item in this vault")
+        return item
+
+    async def _current(self, item_id: uuid.UUID, expected: int) -> VaultItem:
+        current = await self.item(item_id)
+        if current.revision != expected:
+            raise _stale("item", current.revision)
+        return current
+
+    async def _apply(self, current: VaultItem, expected: int, values: dict[str, Any]) -> VaultItem:
+        updated = await self.repo.update_item(self.owner, current.id, expected, values)
+        if updated is None:  # cannot happen under the vault lock; kept as the last word
+            raise _stale("item", (await self.item(current.id)).revision)
+        return updated
+
+    async def update_item(
+        self, item_id: uuid.UUID, expected: int, request: schemas.ItemFields
+    ) -> VaultItem:
+        self._check_item(request)
+        changed_in = await self.repo.bump(self.owner)
+        current = await self._current(item_id, expected)
+        await self._check_folder_exists(request.folder_id)
+        if self.settings.history_versions:
+            await self.repo.add_version(
+                VaultItemVersion(
+                    item_id=current.id,
+                    account_id=self.owner,
+                    revision=current.revision,
+                    type=current.type,
+                    key=current.key,
+                    data=current.data,
+                    folder_id=current.folder_id,
+                    favorite=current.favorite,
+                    replaced_at=utcnow(),
+                ),
+                keep=self.settings.history_versions,
+            )
+        return await self._apply(
+            current,
+            expected,
+            {
+                "type": request.type.value,
+                "key": request.key,
+                "data": request.data,
+                "folder_id": request.folder_id,
+                "favorite": request.favorite,
+                "changed_in": changed_in,
+                "updated_at": utcnow(),
+            },
+        )
+
+    async def trash_item(self, item_id: uuid.UUID, expected: int) -> VaultItem:
+        changed_in = await self.repo.bump(self.owner)
+        current = await self._current(item_id, expected)
+        now = utcnow()
+        return await self._apply(
+            current,
+            expected,
+            {"deleted_at": current.deleted_at or now, "changed_in": changed_in, "updated_at": now},
+        )
+
+    async def restore_item(self, item_id: uuid.UUID, expected: int) -> VaultItem:
+        changed_in = await self.repo.bump(self.owner)
+        current = await self._current(item_id, expected)
+        return await self._apply(
+            current,
+            expected,
+            {"deleted_at": None, "changed_in": changed_in, "updated_at": utcnow()},
+        )
+
+    async def purge_item(self, item_id: uuid.UUID, expected: int) -> None:
+        """Gone for good (with its history); a tombstone tells syncing clients."""
+        changed_in = await self.repo.bump(self.owner)
+        await self._current(item_id, expected)
+        await self.repo.delete_item(self.owner, item_id, expected)
+        await self.repo.tombstone(self.owner, item_id, "item", changed_in, utcnow())
+
+    async def history(self, item_id: uuid.UUID) -> list[VaultItemVersion]:
+        await self.item(item_id)
+        return list(await self.repo.versions(self.owner, item_id))
+
+    async def page(self, *, after: uuid.UUID | None, limit: int, trashed: bool) -> list[VaultItem]:
+        return list(await self.repo.page(self.owner, after=after, limit=limit, trashed=trashed))
+
+    # -- folders ----------------------------------------------------------------
+
+    async def create_folder(self, request: schemas.FolderCreate) -> VaultFolder:
+        _check("name", request.name, self.settings.max_folder_name_bytes)
+        changed_in = await self.repo.bump(self.owner)
+        if await self.repo.folder_id_taken(request.id):
+            raise ItemExists("A folder with this id exists: generate a new id")
+        if await self.repo.count_folders(self.owner) >= self.settings.max_folders:
+            raise LimitReached(
+                f"This vault holds the maximum of {self.settings.max_folders} folders",
+                extra={"limit": self.settings.max_folders},
+            )
+        now = utcnow()
+        folder = VaultFolder(
+            id=request.id,
+            account_id=self.owner,
+            name=request.name,
+            revision=1,
+            changed_in=changed_in,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.repo.forget_tombstone(self.owner, request.id)
+        self.repo.session.add(folder)
+        await self.repo.session.flush()
+        return folder
+
+    async def folders(self) -> list[VaultFolder]:
+        return list(await self.repo.changed_folders(self.owner, None))
+
+    async def _current_folder(self, folder_id: uuid.UUID, expected: int) -> VaultFolder:
+        folder = await self.repo.folder(self.owner, folder_id)
+        if folder is None:
+            raise NotFound("No such folder in this vault")
+        if folder.revision != expected:
+            raise _stale("folder", folder.revision)
+        return folder
+
+    async def rename_folder(
+        self, folder_id: uuid.UUID, expected: int, request: schemas.FolderFields
+    ) -> VaultFolder:
+        _check("name", request.name, self.settings.max_folder_name_bytes)
+        changed_in = await self.repo.bump(self.owner)
+        await self._current_folder(folder_id, expected)
+        updated = await self.repo.update_folder(
+            self.owner,
+            folder_id,
+            expected,
+            {"name": request.name, "changed_in": changed_in, "updated_at": utcnow()},
+        )
+        assert updated is not None  # noqa: S101 - checked under the vault lock just above
+        return updated
+
+    async def delete_folder(self, folder_id: uuid.UUID, expected: int) -> int:
+        """Delete the folder; its items move to no folder (never deleted with it).
+        Returns how many items moved."""
+        changed_in = await self.repo.bump(self.owner)
+        await self._current_folder(folder_id, expected)
+        moved = await self.repo.unfile(self.owner, folder_id, changed_in)
+        await self.repo.delete_folder(self.owner, folder_id, expected)
+        await self.repo.tombstone(self.owner, folder_id, "folder", changed_in, utcnow())
+        return moved
+
+    # -- sync -------------------------------------------------------------------
+
+    async def sync(self, since: int | None) -> SyncResult:
+        """Everything changed after `since` (or everything). The revision is
+        read first: a change committing meanwhile is either in this answer or
+        after the returned cursor, never lost."""
+        revision = await self.repo.revision(self.owner)
+        full = since is None or since > revision  # a cursor from the future: start over
+        cursor = None if full else since
+        items = list(await self.repo.changed_items(self.owner, cursor))
+        folders = list(await self.repo.changed_folders(self.owner, cursor))
+        tombstones = [] if cursor is None else list(await self.repo.tombstones(self.owner, cursor))
+        return SyncResult(revision, full, items, folders, tombstones)
+
+    async def revision(self) -> int:
+        return await self.repo.revision(self.owner)
