@@ -53,6 +53,8 @@ class HTTPSettings(BaseModel):
     the client IP is always the TCP peer, and X-Forwarded-For is ignored."""
     max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = 1024 * 1024
     """Largest request body accepted; anything larger gets 413 before it is read whole."""
+    max_import_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = 96 * 1024 * 1024
+    """Body limit of the vault import only (1,000 items of up to 64 KiB each)."""
     cors_origins: list[str] = []
     """Origins allowed to call the API from a browser. Empty (the default) disables CORS."""
     hsts_max_age_seconds: Annotated[int, Field(ge=0)] = 63_072_000
@@ -115,6 +117,8 @@ class VaultSettings(BaseModel):
     page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     """Default page of the item list; `max_page_size` caps what a client may ask."""
     max_page_size: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+    import_max_items: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+    """Items (and, separately, folders) one import request may carry."""
 
 
 class LogSettings(BaseModel):

@@ -80,7 +80,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         purger = asyncio.create_task(
             run_periodically(
-                app.state.runtime.sessionmaker, settings.database.purge_interval_seconds
+                app.state.runtime.sessionmaker,
+                settings.database.purge_interval_seconds,
+                settings.vault.trash_days,
             )
         )
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
@@ -114,7 +116,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
     middleware.append(
-        Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.http.max_body_bytes)
+        Middleware(
+            BodySizeLimitMiddleware,
+            max_body_bytes=settings.http.max_body_bytes,
+            per_path={f"/v{API_VERSION}/vault/import": settings.http.max_import_body_bytes},
+        )
     )
 
     app = FastAPI(

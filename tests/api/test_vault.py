@@ -304,6 +304,8 @@ def routes(item_id: str, folder_id: str) -> list[tuple[str, str, dict[str, Any] 
         ("PUT", f"/v1/vault/folders/{folder_id}", {"name": folder_body()["name"]}, True),
         ("DELETE", f"/v1/vault/folders/{folder_id}", None, True),
         ("GET", "/v1/vault/sync", None, False),
+        ("POST", "/v1/vault/import", {"items": [item_body()]}, False),
+        ("GET", "/v1/vault/export", None, False),
     ]
 
 
@@ -332,3 +334,103 @@ async def test_authorization_matrix(
     assert [i["id"] for i in mine.json()["items"]] == [item["id"]]
     assert mine.json()["items"][0]["revision"] == 1
     assert [f["id"] for f in mine.json()["folders"]] == [folder["id"]]
+
+
+async def test_old_trash_is_purged_and_devices_learn_of_it(http: httpx.AsyncClient) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tests.api.conftest import runtime_of
+    from vaultapi.db.models import VaultItem
+    from vaultapi.db.types import utcnow
+    from vaultapi.services.maintenance import purge_expired
+
+    old, recent, kept = await create(http), await create(http), await create(http)
+    for item in (old, recent):
+        await http.delete(f"/v1/vault/items/{item['id']}", headers={"If-Match": '"1"'})
+    cursor = (await http.get("/v1/vault/sync")).json()["revision"]
+    runtime = runtime_of(http)
+    async with runtime.sessionmaker() as session:
+        await session.execute(
+            update(VaultItem)
+            .where(VaultItem.id == uuid.UUID(old["id"]))  # type: ignore[arg-type]
+            .values(deleted_at=utcnow() - timedelta(days=31))
+        )
+        await session.commit()
+    async with runtime.sessionmaker() as session:
+        purged = await purge_expired(session, utcnow(), trash_days=30)
+        await session.commit()
+    assert purged.trashed_items == 1
+    delta = (await http.get("/v1/vault/sync", params={"since": cursor})).json()
+    assert delta["tombstones"] == [{"id": old["id"], "kind": "item"}]
+    assert (await http.get(f"/v1/vault/items/{recent['id']}")).status_code == 200
+    assert (await http.get(f"/v1/vault/items/{kept['id']}")).status_code == 200
+
+
+# -- import and export ---------------------------------------------------------
+
+
+async def test_import_is_all_or_nothing(http: httpx.AsyncClient) -> None:
+    folders = [folder_body() for _ in range(3)]
+    items = [item_body(folder_id=folders[n % 3]["id"]) for n in range(10)]
+    imported = await http.post("/v1/vault/import", json={"folders": folders, "items": items})
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["items"] == 10
+    before = (await http.get("/v1/vault/sync")).json()
+    assert len(before["items"]) == 10
+    assert {i["revision"] for i in before["items"]} == {1}
+
+    clash = [item_body() for _ in range(4)] + [item_body(uuid.UUID(items[0]["id"]))]
+    refused = await http.post("/v1/vault/import", json={"items": clash})
+    assert refused.status_code == 409
+    assert refused.json()["existing_ids"] == [items[0]["id"]]
+    dangling = await http.post(
+        "/v1/vault/import", json={"items": [item_body(folder_id=str(uuid.uuid4()))]}
+    )
+    assert dangling.status_code == 404
+    twice = item_body()
+    assert (await http.post("/v1/vault/import", json={"items": [twice, twice]})).status_code == 400
+    after = (await http.get("/v1/vault/sync")).json()
+    assert after["revision"] == before["revision"]  # nothing from the refused imports
+    assert len(after["items"]) == 10
+
+
+async def test_import_has_its_own_body_limit(make_client: ClientFactory) -> None:
+    async with make_client(http={"max_body_bytes": 4096, "max_import_body_bytes": 200_000}) as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        http.headers.update((await client.login(http, EMAIL, PASSWORD)).auth_header)
+        items = [item_body() for _ in range(40)]  # about 9 KB
+        assert (await http.post("/v1/vault/import", json={"items": items})).status_code == 200
+        one = await http.post("/v1/vault/items", json=item_body(data="x" * 5000))
+        assert one.status_code == 413  # the general limit still applies elsewhere
+        many = [item_body() for _ in range(1000)]  # about 230 KB
+        assert (await http.post("/v1/vault/import", json={"items": many})).status_code == 413
+
+
+async def test_import_counts_against_the_limits(make_client: ClientFactory) -> None:
+    async with make_client(vault={"import_max_items": 5, "max_items": 7}) as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        http.headers.update((await client.login(http, EMAIL, PASSWORD)).auth_header)
+        six = await http.post("/v1/vault/import", json={"items": [item_body() for _ in range(6)]})
+        assert six.status_code == 409
+        assert six.json()["code"] == "limit_reached"
+        five = [item_body() for _ in range(5)]
+        assert (await http.post("/v1/vault/import", json={"items": five})).status_code == 200
+        over = await http.post("/v1/vault/import", json={"items": [item_body() for _ in range(3)]})
+        assert over.status_code == 409
+
+
+async def test_export_holds_everything_needed_to_decrypt_it(http: httpx.AsyncClient) -> None:
+    folder = (await http.post("/v1/vault/folders", json=folder_body())).json()
+    kept = await create(http, folder_id=folder["id"])
+    trashed = await create(http)
+    await http.delete(f"/v1/vault/items/{trashed['id']}", headers={"If-Match": '"1"'})
+    export = (await http.get("/v1/vault/export")).json()
+    assert export["format"] == "vaultapi/v1"
+    assert {i["id"] for i in export["items"]} == {kept["id"], trashed["id"]}
+    assert [f["id"] for f in export["folders"]] == [folder["id"]]
+    account = export["account"]
+    assert account["email"] == EMAIL
+    assert set(account["kdf"]) == {"algorithm", "memory_kib", "iterations", "parallelism", "salt"}
+    assert account["protected_account_key"].startswith("v1.")

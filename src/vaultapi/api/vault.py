@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from vaultapi.api.deps import CurrentDep, SessionDep, SettingsDep
 from vaultapi.api.responses import problem_responses
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
+from vaultapi.db.types import utcnow
 from vaultapi.errors import (
     AccountDisabled,
     BadRequest,
@@ -293,6 +294,49 @@ async def rename_folder(
 async def delete_folder(folder_id: uuid.UUID, expected: ExpectedDep, vault: VaultDep) -> Response:
     await vault.delete_folder(folder_id, expected)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- bulk ----------------------------------------------------------------------
+
+
+@router.post(
+    "/import",
+    operation_id="importVault",
+    summary="Add many folders and items at once: all or nothing",
+    description="Body limit: `http.max_import_body_bytes` (default 96 MiB), not the general one.",
+    responses=problem_responses(*WRITE_ERRORS, ItemExists, LimitReached, BadRequest),
+)
+async def import_vault(body: schemas.ImportRequest, vault: VaultDep) -> schemas.ImportResult:
+    folders, items, revision = await vault.import_all(body)
+    return schemas.ImportResult(folders=folders, items=items, revision=revision)
+
+
+@router.get(
+    "/export",
+    operation_id="exportVault",
+    summary="Everything, still encrypted, with what the password needs to open it",
+    responses=problem_responses(*AUTH),
+)
+async def export_vault(vault: VaultDep, current: CurrentDep) -> schemas.Export:
+    result = await vault.sync(None)
+    account = current.account
+    return schemas.Export(
+        exported_at=utcnow(),
+        revision=result.revision,
+        account=schemas.ExportAccount(
+            email=account.email,
+            kdf=schemas.ExportKdf(
+                algorithm=account.kdf_algorithm,
+                memory_kib=account.kdf_memory_kib,
+                iterations=account.kdf_iterations,
+                parallelism=account.kdf_parallelism,
+                salt=account.kdf_salt.hex(),
+            ),
+            protected_account_key=account.protected_account_key,
+        ),
+        folders=[folder_out(f) for f in result.folders],
+        items=[item_out(i) for i in result.items],
+    )
 
 
 # -- sync ----------------------------------------------------------------------

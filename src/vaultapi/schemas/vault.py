@@ -99,3 +99,41 @@ class Sync(BaseModel):
     items: list[Item]
     folders: list[Folder]
     tombstones: list[Tombstone] = Field(description="Purged for good since `since`")
+
+
+class ImportRequest(Strict):
+    """Folders and items made by the client (ids chosen, already encrypted)."""
+
+    folders: list[FolderCreate] = []
+    items: list[ItemCreate] = []
+
+
+class ImportResult(BaseModel):
+    folders: int
+    items: int
+    revision: int = Field(description="The vault revision of the whole import")
+
+
+class ExportKdf(BaseModel):
+    algorithm: str
+    memory_kib: int
+    iterations: int
+    parallelism: int
+    salt: str
+
+
+class ExportAccount(BaseModel):
+    """What a client needs to decrypt this file later with the password alone."""
+
+    email: str
+    kdf: ExportKdf
+    protected_account_key: str
+
+
+class Export(BaseModel):
+    format: Literal["vaultapi/v1"] = "vaultapi/v1"
+    exported_at: datetime
+    revision: int
+    account: ExportAccount
+    folders: list[Folder]
+    items: list[Item] = Field(description="All items, trash included (see deleted_at)")

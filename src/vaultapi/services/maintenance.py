@@ -1,4 +1,5 @@
-"""Periodic clean-up: expired handshakes, rate-limit counters, dead sessions.
+"""Periodic clean-up: expired handshakes, rate-limit counters, dead sessions,
+and items left in the trash longer than `vault.trash_days`.
 
 Unauthenticated callers can create handshakes and counters, so they must not
 accumulate. Every worker runs the purge on a timer; the deletes are
@@ -10,17 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from vaultapi.db.models import Session
+from vaultapi.db.models import Session, VaultItem
 from vaultapi.db.repositories import rowcount
 from vaultapi.db.repositories.auth import HandshakeRepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
+from vaultapi.db.repositories.vault import VaultRepository
 from vaultapi.db.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -30,14 +34,19 @@ SESSION_RETENTION = timedelta(days=30)
 reuse) for a while, then go with their refresh tokens (cascade)."""
 
 
+TRASH_BATCH = 1000
+"""Trashed items purged per round at most: a round stays short."""
+
+
 @dataclass(frozen=True)
 class Purged:
     handshakes: int
     counters: int
     sessions: int
+    trashed_items: int = 0
 
 
-async def purge_expired(session: AsyncSession, now: datetime) -> Purged:
+async def purge_expired(session: AsyncSession, now: datetime, *, trash_days: int = 30) -> Purged:
     handshakes = await HandshakeRepository(session).purge_expired(now)
     counters = await RateLimitRepository(session).purge_expired(now)
     cutoff = now - SESSION_RETENTION
@@ -46,25 +55,56 @@ async def purge_expired(session: AsyncSession, now: datetime) -> Purged:
             (col(Session.expires_at) < cutoff) | (col(Session.revoked_at) < cutoff)
         )
     )
-    return Purged(handshakes, counters, rowcount(ended))
+    trashed = await purge_old_trash(session, now - timedelta(days=trash_days))
+    return Purged(handshakes, counters, rowcount(ended), trashed)
+
+
+async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
+    """Items in the trash since before `before`, gone for good. Each account's
+    purge is one vault revision with tombstones, so its devices learn of it."""
+    rows = (
+        await session.execute(
+            select(col(VaultItem.account_id), col(VaultItem.id))
+            .where(col(VaultItem.deleted_at) < before)
+            .order_by(col(VaultItem.account_id))
+            .limit(TRASH_BATCH)
+        )
+    ).all()
+    by_account: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for account_id, item_id in rows:
+        by_account[account_id].append(item_id)
+    repo, now = VaultRepository(session), utcnow()
+    for account_id, item_ids in by_account.items():
+        changed_in = await repo.bump(account_id)
+        await session.execute(
+            delete(VaultItem).where(
+                col(VaultItem.account_id) == account_id,
+                col(VaultItem.id).in_(item_ids),
+                col(VaultItem.deleted_at) < before,  # restored meanwhile: keep it
+            )
+        )
+        for item_id in item_ids:
+            await repo.tombstone(account_id, item_id, "item", changed_in, now)
+    return len(rows)
 
 
 async def run_periodically(
-    sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float
+    sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float, trash_days: int
 ) -> None:
     """Until cancelled (at shutdown). A failed round is logged, not fatal."""
     while True:
         await asyncio.sleep(interval_seconds)
         try:
             async with sessionmaker() as session:
-                purged = await purge_expired(session, utcnow())
+                purged = await purge_expired(session, utcnow(), trash_days=trash_days)
                 await session.commit()
-            if purged.handshakes or purged.counters or purged.sessions:
+            if purged.handshakes or purged.counters or purged.sessions or purged.trashed_items:
                 log.info(
-                    "purged %d handshakes, %d counters, %d sessions",
+                    "purged %d handshakes, %d counters, %d sessions, %d trashed items",
                     purged.handshakes,
                     purged.counters,
                     purged.sessions,
+                    purged.trashed_items,
                 )
         except Exception:
             log.exception("periodic purge failed; retrying next round")

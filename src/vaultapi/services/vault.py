@@ -21,6 +21,7 @@ from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion, VaultTo
 from vaultapi.db.repositories.vault import VaultRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
+    BadRequest,
     InvalidCiphertext,
     ItemExists,
     LimitReached,
@@ -250,6 +251,89 @@ class VaultService:
         await self.repo.delete_folder(self.owner, folder_id, expected)
         await self.repo.tombstone(self.owner, folder_id, "folder", changed_in, utcnow())
         return moved
+
+    # -- bulk -------------------------------------------------------------------
+
+    async def import_all(self, request: schemas.ImportRequest) -> tuple[int, int, int]:
+        """All or nothing, as one vault revision. Returns (folders, items, revision)."""
+        limit = self.settings.import_max_items
+        if len(request.items) > limit or len(request.folders) > limit:
+            raise LimitReached(
+                f"Import at most {limit} items and {limit} folders per request",
+                extra={"limit": limit},
+            )
+        for folder in request.folders:
+            _check(f"folder {folder.id} name", folder.name, self.settings.max_folder_name_bytes)
+        for item in request.items:
+            _check(f"item {item.id} key", item.key, ITEM_KEY_MAX)
+            _check(f"item {item.id} data", item.data, self.settings.max_item_bytes)
+        ids = [f.id for f in request.folders] + [i.id for i in request.items]
+        if len(set(ids)) != len(ids):
+            raise BadRequest("An id appears twice in this import")
+
+        changed_in = await self.repo.bump(self.owner)
+        taken = await self.repo.ids_taken(ids)
+        if taken:
+            raise ItemExists(
+                f"{len(taken)} id(s) already exist, e.g. {sorted(map(str, taken))[0]}: "
+                "nothing was imported",
+                extra={"existing_ids": sorted(map(str, taken))[:20]},
+            )
+        known_folders = {f.id for f in request.folders} | {
+            f.id for f in await self.repo.changed_folders(self.owner, None)
+        }
+        for item in request.items:
+            if item.folder_id is not None and item.folder_id not in known_folders:
+                raise NotFound(f"Item {item.id} names folder {item.folder_id}, which is unknown")
+        if await self.repo.count_items(self.owner) + len(request.items) > self.settings.max_items:
+            raise LimitReached(
+                f"This import would exceed the maximum of {self.settings.max_items} items",
+                extra={"limit": self.settings.max_items},
+            )
+        if (
+            await self.repo.count_folders(self.owner) + len(request.folders)
+            > self.settings.max_folders
+        ):
+            raise LimitReached(
+                f"This import would exceed the maximum of {self.settings.max_folders} folders",
+                extra={"limit": self.settings.max_folders},
+            )
+        now = utcnow()
+        self.repo.session.add_all(
+            [
+                VaultFolder(
+                    id=f.id,
+                    account_id=self.owner,
+                    name=f.name,
+                    revision=1,
+                    changed_in=changed_in,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for f in request.folders
+            ]
+        )
+        await self.repo.session.flush()  # folders first: items refer to them
+        self.repo.session.add_all(
+            [
+                VaultItem(
+                    id=i.id,
+                    account_id=self.owner,
+                    type=i.type.value,
+                    key=i.key,
+                    data=i.data,
+                    folder_id=i.folder_id,
+                    favorite=i.favorite,
+                    revision=1,
+                    changed_in=changed_in,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for i in request.items
+            ]
+        )
+        await self.repo.session.flush()
+        return len(request.folders), len(request.items), changed_in
 
     # -- sync -------------------------------------------------------------------
 

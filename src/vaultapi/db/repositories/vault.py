@@ -65,6 +65,14 @@ class VaultRepository:
         )
         return result.scalar_one_or_none() is not None
 
+    async def ids_taken(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of `ids` exist as an item or a folder, in any account."""
+        taken: set[uuid.UUID] = set()
+        for model in (VaultItem, VaultFolder):
+            result = await self.session.execute(select(col(model.id)).where(col(model.id).in_(ids)))
+            taken.update(result.scalars().all())
+        return taken
+
     async def page(
         self, owner: uuid.UUID, *, after: uuid.UUID | None, limit: int, trashed: bool
     ) -> Sequence[VaultItem]:
