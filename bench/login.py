@@ -1,13 +1,13 @@
 """Server CPU per complete SRP login, and logins per second.
 
 Starts `vaultapi serve --workers N` on a fresh PostgreSQL database, registers
-one account, then runs complete logins (srp/start, srp/verify)
-from this process with C concurrent clients. Server CPU is read from
-/proc/<pid>/stat of the worker processes before and after, so the figure is
-the server's own cost, whatever the load generator spends on its side.
+one account, then runs complete logins (srp/start, srp/verify) from this
+process with C concurrent clients. Server CPU is read from /proc/<pid>/stat
+of the worker processes before and after, so the figure is the server's own
+cost, whatever the load generator spends on its side.
 
 The client's Argon2id runs once (its output does not change between logins);
-each login still does the full client SRP work and all three requests.
+each login still does the full client SRP work and both requests.
 
     .venv/bin/python bench/login.py [--workers 2] [--logins 400] [--concurrency 8]
 """
@@ -18,20 +18,11 @@ import argparse
 import asyncio
 import os
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.support import databases
-from tests.support.servers import running_server
+from _support import print_table, server_on_fresh_postgres
 
 from vaultapi import client
 from vaultapi.crypto import srp
@@ -107,14 +98,6 @@ async def run(base_url: str, logins: int, concurrency: int, pids: list[int]) -> 
     return cpu, wall
 
 
-async def _admin(action: Callable[[AsyncEngine, str], Awaitable[None]], name: str) -> None:
-    admin = databases.admin_engine()
-    try:
-        await action(admin, name)
-    finally:
-        await admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -122,55 +105,35 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    name = databases.new_database_name("vaultapi_bench")
-    asyncio.run(_admin(databases.create_database, name))
-    url = databases.with_database(databases.admin_url(), name)
-    env = {
-        "VAULTAPI_DATABASE_URL": url,
-        "VAULTAPI_DATABASE__AUTO_MIGRATE": "true",
-        "VAULTAPI_ABUSE__IP_HANDSHAKES_PER_WINDOW": "100000000",
-        "VAULTAPI_LOG__LEVEL": "WARNING",
-    }
-    try:
-        with (
-            tempfile.TemporaryDirectory() as workdir,
-            running_server(Path(workdir), env=env, args=["--workers", str(args.workers)]) as server,
-        ):
-            pids = worker_pids(server.process.pid)
-            cpu, wall = asyncio.run(run(server.base_url, args.logins, args.concurrency, pids))
-    finally:
-        asyncio.run(_admin(databases.drop_database, name))
+    with server_on_fresh_postgres(args.workers, "vaultapi_bench_login") as server:
+        pids = worker_pids(server.process.pid)
+        cpu, wall = asyncio.run(run(server.base_url, args.logins, args.concurrency, pids))
 
     cpu_ms = cpu / args.logins * 1000
-    rows = [
-        (
-            "server CPU per complete login (2 requests)",
-            f"{cpu_ms:.2f} ms",
-            f"<= {TARGET_CPU_MS} ms",
-            "PASS" if cpu_ms <= TARGET_CPU_MS else "FAIL",
-        ),
-        (
-            "logins/s per server core (1000 / CPU ms)",
-            f"{1000 / cpu_ms:.0f}",
-            ">= 200",
-            "PASS" if 1000 / cpu_ms >= 200 else "FAIL",
-        ),
-        (
-            f"logins/s measured ({args.workers} workers, {args.concurrency} clients)",
-            f"{args.logins / wall:.0f}",
-            "-",
-            "-",
-        ),
-    ]
-    width = max(len(r[0]) for r in rows)
-    print(
-        f"\nSRP login benchmark: {args.logins} logins, 3072-bit group, PostgreSQL, "
-        f"{os.cpu_count()} cores shared with the load generator"
+    print_table(
+        f"SRP login benchmark: {args.logins} logins, 3072-bit group, PostgreSQL, "
+        f"{os.cpu_count()} cores shared with the load generator",
+        [
+            (
+                "server CPU per complete login (2 requests)",
+                f"{cpu_ms:.2f} ms",
+                f"<= {TARGET_CPU_MS} ms",
+                "PASS" if cpu_ms <= TARGET_CPU_MS else "FAIL",
+            ),
+            (
+                "logins/s per server core (1000 / CPU ms)",
+                f"{1000 / cpu_ms:.0f}",
+                ">= 200",
+                "PASS" if 1000 / cpu_ms >= 200 else "FAIL",
+            ),
+            (
+                f"logins/s measured ({args.workers} workers, {args.concurrency} clients)",
+                f"{args.logins / wall:.0f}",
+                "-",
+                "-",
+            ),
+        ],
     )
-    print(f"| {'metric'.ljust(width)} | value | target | result |")
-    print(f"|{'-' * (width + 2)}|-------|--------|--------|")
-    for metric, value, target, result in rows:
-        print(f"| {metric.ljust(width)} | {value} | {target} | {result} |")
 
 
 if __name__ == "__main__":
