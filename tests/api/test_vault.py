@@ -434,3 +434,22 @@ async def test_export_holds_everything_needed_to_decrypt_it(http: httpx.AsyncCli
     assert account["email"] == EMAIL
     assert set(account["kdf"]) == {"algorithm", "memory_kib", "iterations", "parallelism", "salt"}
     assert account["protected_account_key"].startswith("v1.")
+
+
+async def test_two_accounts_racing_for_one_id_get_a_409_not_a_500(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    await client.register(client_http, "bob@example.com", "bob password!!", kdf=MINIMUM_KDF)
+    logins = [
+        await client.login(client_http, EMAIL, PASSWORD),
+        await client.login(client_http, "bob@example.com", "bob password!!"),
+    ]
+    body = item_body()
+    responses = await asyncio.gather(
+        *(
+            client_http.post("/v1/vault/items", json=body, headers=login.auth_header)
+            for login in logins
+            for _ in range(3)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 5

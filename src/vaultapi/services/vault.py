@@ -10,9 +10,11 @@ one is a 412 with the current revision, never a silent overwrite.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import VaultSettings
@@ -62,6 +64,16 @@ class VaultService:
         self.settings = settings
         self.owner = owner
 
+    async def _insert(self, rows: Sequence[VaultItem | VaultFolder], taken: str) -> None:
+        """Insert in a savepoint. The id check before is only the friendly
+        path: ids are global, and two accounts do not share a vault lock, so
+        under a race the primary key decides, and the answer is still 409."""
+        try:
+            async with self.repo.session.begin_nested():
+                self.repo.session.add_all(rows)
+        except IntegrityError as exc:
+            raise ItemExists(taken) from exc
+
     def _check_item(self, fields: schemas.ItemFields) -> None:
         _check("key", fields.key, ITEM_KEY_MAX)
         _check("data", fields.data, self.settings.max_item_bytes)
@@ -98,8 +110,7 @@ class VaultService:
             updated_at=now,
         )
         await self.repo.forget_tombstone(self.owner, request.id)
-        self.repo.session.add(item)
-        await self.repo.session.flush()
+        await self._insert([item], "An item with this id exists: generate a new id")
         return item
 
     async def item(self, item_id: uuid.UUID) -> VaultItem:
@@ -212,8 +223,7 @@ class VaultService:
             updated_at=now,
         )
         await self.repo.forget_tombstone(self.owner, request.id)
-        self.repo.session.add(folder)
-        await self.repo.session.flush()
+        await self._insert([folder], "A folder with this id exists: generate a new id")
         return folder
 
     async def folders(self) -> list[VaultFolder]:
@@ -299,7 +309,7 @@ class VaultService:
                 extra={"limit": self.settings.max_folders},
             )
         now = utcnow()
-        self.repo.session.add_all(
+        await self._insert(
             [
                 VaultFolder(
                     id=f.id,
@@ -311,10 +321,10 @@ class VaultService:
                     updated_at=now,
                 )
                 for f in request.folders
-            ]
-        )
-        await self.repo.session.flush()  # folders first: items refer to them
-        self.repo.session.add_all(
+            ],
+            "An id in this import exists already: nothing was imported",
+        )  # folders first: items refer to them
+        await self._insert(
             [
                 VaultItem(
                     id=i.id,
@@ -330,9 +340,9 @@ class VaultService:
                     updated_at=now,
                 )
                 for i in request.items
-            ]
+            ],
+            "An id in this import exists already: nothing was imported",
         )
-        await self.repo.session.flush()
         return len(request.folders), len(request.items), changed_in
 
     # -- sync -------------------------------------------------------------------
