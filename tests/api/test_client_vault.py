@@ -86,3 +86,22 @@ async def test_import_and_export(laptop: Vault, phone: Vault) -> None:
     exported = await laptop.export()
     assert len(exported["items"]) == 25
     assert all(uuid.UUID(i["id"]) in phone.items for i in exported["items"])
+
+
+async def test_a_bitwarden_export_arrives_whole_on_another_device(
+    laptop: Vault, phone: Vault
+) -> None:
+    from pathlib import Path
+
+    from vaultapi.client.importers import parse_bitwarden_json
+
+    text = (Path(__file__).parent.parent / "data" / "bitwarden_export.json").read_text()
+    parsed = parse_bitwarden_json(text)
+    assert await laptop.import_parsed(parsed) == 4
+    await phone.sync()
+    assert [f.name for f in phone.folders.values()] == ["Banking"]
+    by_name = {item.fields["name"]: item for item in phone.items.values()}
+    assert by_name["My Bank"].fields == parsed.items[0].fields
+    assert by_name["My Bank"].folder_id == next(iter(phone.folders))
+    assert by_name["My Bank"].favorite is True
+    assert {item.type for item in phone.items.values()} == {"login", "note", "card", "identity"}

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from vaultapi.client.api import API, Login, ProblemError
+from vaultapi.client.importers import ParsedImport
 from vaultapi.crypto import CryptoError, encstring
 
 
@@ -221,6 +222,37 @@ class Vault:
             key, data = self._seal(item_id, fields)
             items.append({"id": str(item_id), "type": item_type, "key": key, "data": data})
         body = await self._request("POST", "/vault/import", json_body={"items": items})
+        return int(body["items"])
+
+    async def import_parsed(self, parsed: ParsedImport) -> int:
+        """Encrypt a parsed export (importers.py) and send it as one atomic
+        import, folders included. Returns the number of items imported."""
+        folder_ids = {name: uuid.uuid4() for name in parsed.folders}
+        folders = [
+            {
+                "id": str(folder_id),
+                "name": encstring.encrypt(self.login.account_key, name.encode(), str(folder_id)),
+            }
+            for name, folder_id in folder_ids.items()
+        ]
+        items = []
+        for entry in parsed.items:
+            item_id = uuid.uuid4()
+            key, data = self._seal(item_id, entry.fields)
+            folder_id = folder_ids.get(entry.folder) if entry.folder else None
+            items.append(
+                {
+                    "id": str(item_id),
+                    "type": entry.type,
+                    "key": key,
+                    "data": data,
+                    "folder_id": str(folder_id) if folder_id else None,
+                    "favorite": entry.favorite,
+                }
+            )
+        body = await self._request(
+            "POST", "/vault/import", json_body={"folders": folders, "items": items}
+        )
         return int(body["items"])
 
     async def export(self) -> dict[str, Any]:
