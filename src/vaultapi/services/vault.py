@@ -39,7 +39,8 @@ ITEM_KEY_MAX = 256
 class SyncResult:
     revision: int
     full: bool
-    items: list[VaultItem]
+    items: list[dict[str, Any]]
+    """Rows as mappings with the fields of `schemas.Item`."""
     folders: list[VaultFolder]
     tombstones: list[VaultTombstone]
 
@@ -354,7 +355,7 @@ class VaultService:
         revision = await self.repo.revision(self.owner)
         full = since is None or since > revision  # a cursor from the future: start over
         cursor = None if full else since
-        items = list(await self.repo.changed_items(self.owner, cursor))
+        items = await self.repo.changed_item_rows(self.owner, cursor)
         folders = list(await self.repo.changed_folders(self.owner, cursor))
         tombstones = [] if cursor is None else list(await self.repo.tombstones(self.owner, cursor))
         return SyncResult(revision, full, items, folders, tombstones)
