@@ -40,8 +40,7 @@ from vaultapi.config import AbuseSettings, AuthSettings, DatabaseSettings
 from vaultapi.crypto import CryptoError, encstring, kdf, srp, tokens, vectors
 from vaultapi.schemas import auth as auth_schemas
 from vaultapi.schemas import problem as problem_schemas
-from vaultapi.services import account as account_service
-from vaultapi.services import auth as auth_service
+from vaultapi.services import material
 from vaultapi.services.abuse import STREAK_MEMORY, AbuseGuard, ip_bucket
 from vaultapi.services.fakes import fake_account
 
@@ -193,8 +192,7 @@ def _code_constants() -> dict[str, object]:
         "encstring.tag_bytes": encstring.TAG_BYTES,
         "encstring.max_length": _single(
             {
-                auth_service.ENC_STRING_MAX,
-                account_service.ENC_STRING_MAX,
+                material.ENC_STRING_MAX,
                 key_schema["maxLength"],
             },
             "the EncString maximum length",

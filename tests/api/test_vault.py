@@ -453,3 +453,16 @@ async def test_two_accounts_racing_for_one_id_get_a_409_not_a_500(
         )
     )
     assert sorted(r.status_code for r in responses) == [201] + [409] * 5
+
+
+async def test_an_id_reimported_after_a_purge_is_alive_on_other_devices(
+    http: httpx.AsyncClient,
+) -> None:
+    body = item_body()
+    await http.post("/v1/vault/items", json=body)
+    cursor = (await http.get("/v1/vault/sync")).json()["revision"]
+    await http.post(f"/v1/vault/items/{body['id']}/purge", headers={"If-Match": '"1"'})
+    assert (await http.post("/v1/vault/import", json={"items": [body]})).status_code == 200
+    delta = (await http.get("/v1/vault/sync", params={"since": cursor})).json()
+    assert delta["tombstones"] == []  # a device must not drop the re-imported item
+    assert [i["id"] for i in delta["items"]] == [body["id"]]

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from vaultapi.api.deps import ClientDep, CurrentDep, SessionDep, SessionServiceDep
+from vaultapi.api.presenters import account_kdf, account_keys
 from vaultapi.api.responses import problem_responses
 from vaultapi.db.models import Account
 from vaultapi.errors import (
@@ -36,17 +37,8 @@ def _account_info(account: Account) -> schemas.AccountInfo:
         email=account.email,
         role=account.role,
         created_at=account.created_at,
-        kdf=schemas.KdfParameters(
-            memory_kib=account.kdf_memory_kib,
-            iterations=account.kdf_iterations,
-            parallelism=account.kdf_parallelism,
-            salt=account.kdf_salt.hex(),
-        ),
-        keys=schemas.AccountKeys(
-            protected_account_key=account.protected_account_key,
-            public_key=account.public_key,
-            protected_private_key=account.protected_private_key,
-        ),
+        kdf=account_kdf(account),
+        keys=account_keys(account),
     )
 
 

@@ -12,9 +12,9 @@ from vaultapi.api.deps import (
     SessionDep,
     SessionServiceDep,
 )
+from vaultapi.api.presenters import account_keys, kdf_parameters
 from vaultapi.api.responses import problem_responses
 from vaultapi.crypto import srp
-from vaultapi.crypto.kdf import KdfParams
 from vaultapi.errors import (
     AccountDisabled,
     BadRequest,
@@ -42,15 +42,6 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 def _service(session: SessionDep, runtime: RuntimeDep, client: ClientInfo) -> AuthService:
     return AuthService(session, runtime, client)
-
-
-def _kdf_parameters(params: KdfParams, salt: bytes) -> schemas.KdfParameters:
-    return schemas.KdfParameters(
-        memory_kib=params.memory_kib,
-        iterations=params.iterations,
-        parallelism=params.parallelism,
-        salt=salt.hex(),
-    )
 
 
 def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
@@ -94,7 +85,7 @@ async def prelogin(
     body: schemas.PreloginRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
 ) -> schemas.PreloginResponse:
     params, salt = await _service(session, runtime, client).prelogin(body.email)
-    return schemas.PreloginResponse(kdf=_kdf_parameters(params, salt))
+    return schemas.PreloginResponse(kdf=kdf_parameters(params, salt))
 
 
 @router.post(
@@ -109,7 +100,7 @@ async def srp_start(
     challenge = await _service(session, runtime, client).start(body.email, body.A)
     return schemas.SRPStartResponse(
         handshake_id=challenge.handshake_id,
-        kdf=_kdf_parameters(challenge.kdf, challenge.kdf_salt),
+        kdf=kdf_parameters(challenge.kdf, challenge.kdf_salt),
         srp_salt=challenge.srp_salt.hex(),
         B=srp.encode_int(challenge.public_b),
         expires_in=challenge.expires_in,
@@ -152,11 +143,7 @@ async def srp_verify(
         **_token_pair(login.tokens).model_dump(),
         M2=login.server_proof.hex(),
         account_id=account.id,
-        keys=schemas.AccountKeys(
-            protected_account_key=account.protected_account_key,
-            public_key=account.public_key,
-            protected_private_key=account.protected_private_key,
-        ),
+        keys=account_keys(account),
     )
 
 

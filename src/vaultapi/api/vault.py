@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
 from vaultapi.api.deps import CurrentDep, SessionDep, SettingsDep
+from vaultapi.api.presenters import account_kdf
 from vaultapi.api.responses import problem_responses
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
 from vaultapi.db.types import utcnow
@@ -330,13 +331,7 @@ async def export_vault(vault: VaultDep, current: CurrentDep) -> schemas.Export:
         revision=result.revision,
         account=schemas.ExportAccount(
             email=account.email,
-            kdf=schemas.ExportKdf(
-                algorithm=account.kdf_algorithm,
-                memory_kib=account.kdf_memory_kib,
-                iterations=account.kdf_iterations,
-                parallelism=account.kdf_parallelism,
-                salt=account.kdf_salt.hex(),
-            ),
+            kdf=account_kdf(account),
             protected_account_key=account.protected_account_key,
         ),
         folders=[folder_out(f) for f in result.folders],
@@ -365,10 +360,10 @@ async def sync(
     ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> schemas.Sync | Response:
-    current = await vault.revision()
-    etag = f'"{current}"'
-    if if_none_match is not None and etag in [tag.strip() for tag in if_none_match.split(",")]:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    if if_none_match is not None:  # only a conditional poll needs the revision up front
+        etag = f'"{await vault.revision()}"'
+        if etag in [tag.strip() for tag in if_none_match.split(",")]:
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
     result = await vault.sync(since)
     body = {
         "revision": result.revision,

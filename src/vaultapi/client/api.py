@@ -82,6 +82,16 @@ async def _post(
     return result
 
 
+def _kdf_body(kdf: KdfParams, salt: bytes) -> dict[str, Any]:
+    return {
+        "algorithm": kdf.algorithm,
+        "memory_kib": kdf.memory_kib,
+        "iterations": kdf.iterations,
+        "parallelism": kdf.parallelism,
+        "salt": salt.hex(),
+    }
+
+
 async def _subkeys(password: str, salt: bytes, params: KdfParams) -> Subkeys:
     master_key = await asyncio.to_thread(derive_master_key, password, salt, params)
     return derive_subkeys(master_key)
@@ -117,13 +127,7 @@ async def register(
         "/auth/register",
         {
             "email": email,
-            "kdf": {
-                "algorithm": kdf.algorithm,
-                "memory_kib": kdf.memory_kib,
-                "iterations": kdf.iterations,
-                "parallelism": kdf.parallelism,
-                "salt": kdf_salt.hex(),
-            },
+            "kdf": _kdf_body(kdf, kdf_salt),
             "srp": {"salt": srp_salt.hex(), "verifier": srp.encode_int(verifier)},
             "keys": {
                 "protected_account_key": encstring.encrypt(
@@ -288,13 +292,7 @@ async def change_password(
         http,
         "/account/password",
         {
-            "kdf": {
-                "algorithm": kdf.algorithm,
-                "memory_kib": kdf.memory_kib,
-                "iterations": kdf.iterations,
-                "parallelism": kdf.parallelism,
-                "salt": kdf_salt.hex(),
-            },
+            "kdf": _kdf_body(kdf, kdf_salt),
             "srp": await _srp_material(normalize_email(email), subkeys.auth_key),
             "protected_account_key": encstring.encrypt(
                 subkeys.wrap_key, login.account_key, ACCOUNT_KEY_AAD

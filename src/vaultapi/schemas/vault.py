@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vaultapi.schemas.auth import KdfParameters
+
 
 class ItemType(StrEnum):
     """Grows with the product; a client must keep unknown types it syncs."""
@@ -114,19 +116,11 @@ class ImportResult(BaseModel):
     revision: int = Field(description="The vault revision of the whole import")
 
 
-class ExportKdf(BaseModel):
-    algorithm: str
-    memory_kib: int
-    iterations: int
-    parallelism: int
-    salt: str
-
-
 class ExportAccount(BaseModel):
     """What a client needs to decrypt this file later with the password alone."""
 
     email: str
-    kdf: ExportKdf
+    kdf: KdfParameters
     protected_account_key: str
 
 

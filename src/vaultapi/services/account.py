@@ -11,48 +11,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from vaultapi.crypto import CryptoError, encstring, srp
-from vaultapi.crypto.kdf import KdfParams, check_kdf_params, normalize_email
-from vaultapi.db.models import Account, AuthEvent
+from vaultapi.crypto import CryptoError
+from vaultapi.crypto.kdf import normalize_email
+from vaultapi.db.models import Account
 from vaultapi.db.repositories.auth import AuthEventRepository, SessionRepository
 from vaultapi.db.types import utcnow
-from vaultapi.errors import (
-    BadRequest,
-    EmailTaken,
-    InvalidKeyMaterial,
-    InvalidSRPValue,
-    WeakKdfParameters,
-)
+from vaultapi.errors import BadRequest, EmailTaken
 from vaultapi.schemas import auth as schemas
 from vaultapi.services.context import ClientInfo
+from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
 from vaultapi.services.sessions import CurrentSession, SessionService
-
-ENC_STRING_MAX = 256
-
-
-def parse_verifier(value: str) -> bytes:
-    try:
-        return srp.parse_group_element(value, name="verifier").to_bytes(srp.N_BYTES, "big")
-    except CryptoError as exc:
-        raise InvalidSRPValue(str(exc)) from exc
-
-
-def parse_kdf(kdf: schemas.KdfParameters) -> KdfParams:
-    params = KdfParams(
-        memory_kib=kdf.memory_kib, iterations=kdf.iterations, parallelism=kdf.parallelism
-    )
-    try:
-        check_kdf_params(params)
-    except CryptoError as exc:
-        raise WeakKdfParameters(str(exc)) from exc
-    return params
-
-
-def check_enc_string(name: str, value: str) -> None:
-    try:
-        encstring.check_shape(value, max_length=ENC_STRING_MAX)
-    except CryptoError as exc:
-        raise InvalidKeyMaterial(f"{name}: {exc}") from exc
 
 
 class AccountService:
@@ -63,15 +31,8 @@ class AccountService:
         self.events = AuthEventRepository(session)
 
     async def _event(self, account: Account, action: str, reason: str = "") -> None:
-        await self.events.add(
-            AuthEvent(
-                ip=self.client.ip,
-                user_agent=self.client.user_agent,
-                account_id=account.id,
-                action=action,
-                outcome="success",
-                reason=reason,
-            )
+        await self.events.record(
+            self.client.ip, self.client.user_agent, action, "success", reason, account.id
         )
 
     async def change_password(

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vaultapi.crypto import CryptoError, encstring, srp
-from vaultapi.crypto.kdf import DEFAULT_KDF, KdfParams, check_kdf_params, normalize_email
-from vaultapi.db.models import Account, AuthEvent, SRPHandshake
+from vaultapi.crypto import CryptoError, srp
+from vaultapi.crypto.kdf import DEFAULT_KDF, KdfParams, normalize_email
+from vaultapi.db.models import Account, SRPHandshake
 from vaultapi.db.repositories.accounts import AccountRepository, EmailTakenError
 from vaultapi.db.repositories.auth import AuthEventRepository, HandshakeRepository
 from vaultapi.db.types import utcnow
@@ -28,19 +28,16 @@ from vaultapi.errors import (
     Forbidden,
     HandshakeInvalid,
     InvalidCredentials,
-    InvalidKeyMaterial,
     InvalidSRPValue,
     TooManyAttempts,
-    WeakKdfParameters,
 )
 from vaultapi.runtime import Runtime
 from vaultapi.schemas import auth as schemas
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account, fake_kdf_salt
+from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
 from vaultapi.services.sessions import CurrentSession, IssuedTokens, SessionService
-
-ENC_STRING_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -81,15 +78,8 @@ class AuthService:
     async def _event(
         self, action: str, outcome: str, reason: str = "", account_id: uuid.UUID | None = None
     ) -> None:
-        await self.events.add(
-            AuthEvent(
-                ip=self.client.ip,
-                user_agent=self.client.user_agent,
-                account_id=account_id,
-                action=action,
-                outcome=outcome,
-                reason=reason,
-            )
+        await self.events.record(
+            self.client.ip, self.client.user_agent, action, outcome, reason, account_id
         )
 
     @contextlib.asynccontextmanager
@@ -110,24 +100,10 @@ class AuthService:
         async with self._logged_if_blocked("register"):
             await self.guard.count_registration(self.client.ip, now)
         identity = _identity(request.email)
-        kdf = KdfParams(
-            memory_kib=request.kdf.memory_kib,
-            iterations=request.kdf.iterations,
-            parallelism=request.kdf.parallelism,
-        )
-        try:
-            check_kdf_params(kdf)
-        except CryptoError as exc:
-            raise WeakKdfParameters(str(exc)) from exc
-        try:
-            verifier = srp.parse_group_element(request.srp.verifier, name="verifier")
-        except CryptoError as exc:
-            raise InvalidSRPValue(str(exc)) from exc
-        for name in ("protected_account_key", "protected_private_key"):
-            try:
-                encstring.check_shape(getattr(request.keys, name), max_length=ENC_STRING_MAX)
-            except CryptoError as exc:
-                raise InvalidKeyMaterial(f"{name}: {exc}") from exc
+        kdf = parse_kdf(request.kdf)
+        verifier = parse_verifier(request.srp.verifier)
+        check_enc_string("protected_account_key", request.keys.protected_account_key)
+        check_enc_string("protected_private_key", request.keys.protected_private_key)
 
         account = Account(
             email=identity,
@@ -137,7 +113,7 @@ class AuthService:
             kdf_parallelism=kdf.parallelism,
             kdf_salt=bytes.fromhex(request.kdf.salt),
             srp_salt=bytes.fromhex(request.srp.salt),
-            srp_verifier=verifier.to_bytes(srp.N_BYTES, "big"),
+            srp_verifier=verifier,
             protected_account_key=request.keys.protected_account_key,
             public_key=request.keys.public_key,
             protected_private_key=request.keys.protected_private_key,
@@ -178,6 +154,7 @@ class AuthService:
             raise InvalidSRPValue(str(exc)) from exc
 
         account = await self.accounts.by_email(identity)
+        # Derived for real accounts too: both paths do the same work.
         fake = fake_account(self.runtime.keys.server_secret, identity)
         if account is None:
             kdf, kdf_salt, account_id = fake.kdf, fake.kdf_salt, None

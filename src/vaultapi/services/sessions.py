@@ -25,7 +25,7 @@ from vaultapi.crypto.tokens import (
     refresh_token_hash,
     verify_access_token,
 )
-from vaultapi.db.models import Account, AuthEvent, Session
+from vaultapi.db.models import Account, Session
 from vaultapi.db.repositories.accounts import AccountRepository
 from vaultapi.db.repositories.auth import (
     AuthEventRepository,
@@ -225,15 +225,8 @@ class SessionService:
     async def _event(
         self, action: str, outcome: str, reason: str, account_id: uuid.UUID | None = None
     ) -> None:
-        await self.events.add(
-            AuthEvent(
-                ip=self.client.ip,
-                user_agent=self.client.user_agent,
-                account_id=account_id,
-                action=action,
-                outcome=outcome,
-                reason=reason,
-            )
+        await self.events.record(
+            self.client.ip, self.client.user_agent, action, outcome, reason, account_id
         )
 
 

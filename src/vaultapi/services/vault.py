@@ -10,7 +10,7 @@ one is a 412 with the current revision, never a silent overwrite.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,15 +65,77 @@ class VaultService:
         self.settings = settings
         self.owner = owner
 
-    async def _insert(self, rows: Sequence[VaultItem | VaultFolder], taken: str) -> None:
-        """Insert in a savepoint. The id check before is only the friendly
-        path: ids are global, and two accounts do not share a vault lock, so
-        under a race the primary key decides, and the answer is still 409."""
+    async def _add(
+        self,
+        changed_in: int,
+        *,
+        folders: Sequence[schemas.FolderCreate] = (),
+        items: Sequence[schemas.ItemCreate] = (),
+    ) -> tuple[list[VaultFolder], list[VaultItem]]:
+        """The one way objects enter a vault (single creates and imports): ids
+        free, limits kept, tombstones of reused ids forgotten, rows inserted.
+
+        The id check is the friendly path; ids are global and two accounts do
+        not share a vault lock, so under a race the primary key decides (in a
+        savepoint), and the answer is still 409."""
+        ids = [f.id for f in folders] + [i.id for i in items]
+        taken = await self.repo.ids_taken(ids)
+        if taken:
+            example = sorted(map(str, taken))
+            raise ItemExists(
+                f"{len(taken)} id(s) already exist, e.g. {example[0]}: generate new ids",
+                extra={"existing_ids": example[:20]},
+            )
+        await self._check_room(len(items), self.settings.max_items, "items", self.repo.count_items)
+        await self._check_room(
+            len(folders), self.settings.max_folders, "folders", self.repo.count_folders
+        )
+        now = utcnow()
+        new_folders = [
+            VaultFolder(
+                id=f.id,
+                account_id=self.owner,
+                name=f.name,
+                revision=1,
+                changed_in=changed_in,
+                created_at=now,
+                updated_at=now,
+            )
+            for f in folders
+        ]
+        new_items = [
+            VaultItem(
+                id=i.id,
+                account_id=self.owner,
+                type=i.type.value,
+                key=i.key,
+                data=i.data,
+                folder_id=i.folder_id,
+                favorite=i.favorite,
+                revision=1,
+                changed_in=changed_in,
+                created_at=now,
+                updated_at=now,
+            )
+            for i in items
+        ]
+        await self.repo.forget_tombstones(self.owner, ids)
         try:
             async with self.repo.session.begin_nested():
-                self.repo.session.add_all(rows)
+                self.repo.session.add_all(new_folders)
+                await self.repo.session.flush()  # folders first: items refer to them
+                self.repo.session.add_all(new_items)
         except IntegrityError as exc:
-            raise ItemExists(taken) from exc
+            raise ItemExists("An id exists already: generate new ids") from exc
+        return new_folders, new_items
+
+    async def _check_room(
+        self, adding: int, limit: int, what: str, count: Callable[[uuid.UUID], Awaitable[int]]
+    ) -> None:
+        if adding and await count(self.owner) + adding > limit:
+            raise LimitReached(
+                f"This vault may hold at most {limit} {what}", extra={"limit": limit}
+            )
 
     def _check_item(self, fields: schemas.ItemFields) -> None:
         _check("key", fields.key, ITEM_KEY_MAX)
@@ -89,30 +151,8 @@ class VaultService:
         self._check_item(request)
         changed_in = await self.repo.bump(self.owner)
         await self._check_folder_exists(request.folder_id)
-        if await self.repo.item_id_taken(request.id):
-            raise ItemExists("An item with this id exists: generate a new id")
-        if await self.repo.count_items(self.owner) >= self.settings.max_items:
-            raise LimitReached(
-                f"This vault holds the maximum of {self.settings.max_items} items",
-                extra={"limit": self.settings.max_items},
-            )
-        now = utcnow()
-        item = VaultItem(
-            id=request.id,
-            account_id=self.owner,
-            type=request.type.value,
-            key=request.key,
-            data=request.data,
-            folder_id=request.folder_id,
-            favorite=request.favorite,
-            revision=1,
-            changed_in=changed_in,
-            created_at=now,
-            updated_at=now,
-        )
-        await self.repo.forget_tombstone(self.owner, request.id)
-        await self._insert([item], "An item with this id exists: generate a new id")
-        return item
+        _, items = await self._add(changed_in, items=[request])
+        return items[0]
 
     async def item(self, item_id: uuid.UUID) -> VaultItem:
         item = await self.repo.item(self.owner, item_id)
@@ -206,26 +246,8 @@ class VaultService:
     async def create_folder(self, request: schemas.FolderCreate) -> VaultFolder:
         _check("name", request.name, self.settings.max_folder_name_bytes)
         changed_in = await self.repo.bump(self.owner)
-        if await self.repo.folder_id_taken(request.id):
-            raise ItemExists("A folder with this id exists: generate a new id")
-        if await self.repo.count_folders(self.owner) >= self.settings.max_folders:
-            raise LimitReached(
-                f"This vault holds the maximum of {self.settings.max_folders} folders",
-                extra={"limit": self.settings.max_folders},
-            )
-        now = utcnow()
-        folder = VaultFolder(
-            id=request.id,
-            account_id=self.owner,
-            name=request.name,
-            revision=1,
-            changed_in=changed_in,
-            created_at=now,
-            updated_at=now,
-        )
-        await self.repo.forget_tombstone(self.owner, request.id)
-        await self._insert([folder], "A folder with this id exists: generate a new id")
-        return folder
+        folders, _ = await self._add(changed_in, folders=[request])
+        return folders[0]
 
     async def folders(self) -> list[VaultFolder]:
         return list(await self.repo.changed_folders(self.owner, None))
@@ -283,67 +305,13 @@ class VaultService:
             raise BadRequest("An id appears twice in this import")
 
         changed_in = await self.repo.bump(self.owner)
-        taken = await self.repo.ids_taken(ids)
-        if taken:
-            raise ItemExists(
-                f"{len(taken)} id(s) already exist, e.g. {sorted(map(str, taken))[0]}: "
-                "nothing was imported",
-                extra={"existing_ids": sorted(map(str, taken))[:20]},
-            )
         known_folders = {f.id for f in request.folders} | {
             f.id for f in await self.repo.changed_folders(self.owner, None)
         }
         for item in request.items:
             if item.folder_id is not None and item.folder_id not in known_folders:
                 raise NotFound(f"Item {item.id} names folder {item.folder_id}, which is unknown")
-        if await self.repo.count_items(self.owner) + len(request.items) > self.settings.max_items:
-            raise LimitReached(
-                f"This import would exceed the maximum of {self.settings.max_items} items",
-                extra={"limit": self.settings.max_items},
-            )
-        if (
-            await self.repo.count_folders(self.owner) + len(request.folders)
-            > self.settings.max_folders
-        ):
-            raise LimitReached(
-                f"This import would exceed the maximum of {self.settings.max_folders} folders",
-                extra={"limit": self.settings.max_folders},
-            )
-        now = utcnow()
-        await self._insert(
-            [
-                VaultFolder(
-                    id=f.id,
-                    account_id=self.owner,
-                    name=f.name,
-                    revision=1,
-                    changed_in=changed_in,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for f in request.folders
-            ],
-            "An id in this import exists already: nothing was imported",
-        )  # folders first: items refer to them
-        await self._insert(
-            [
-                VaultItem(
-                    id=i.id,
-                    account_id=self.owner,
-                    type=i.type.value,
-                    key=i.key,
-                    data=i.data,
-                    folder_id=i.folder_id,
-                    favorite=i.favorite,
-                    revision=1,
-                    changed_in=changed_in,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for i in request.items
-            ],
-            "An id in this import exists already: nothing was imported",
-        )
+        await self._add(changed_in, folders=request.folders, items=request.items)
         return len(request.folders), len(request.items), changed_in
 
     # -- sync -------------------------------------------------------------------

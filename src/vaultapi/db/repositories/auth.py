@@ -173,6 +173,23 @@ class AuthEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, event: AuthEvent) -> None:
-        self.session.add(event)
+    async def record(
+        self,
+        ip: str,
+        user_agent: str,
+        action: str,
+        outcome: str,
+        reason: str = "",
+        account_id: uuid.UUID | None = None,
+    ) -> None:
+        self.session.add(
+            AuthEvent(
+                ip=ip,
+                user_agent=user_agent,
+                account_id=account_id,
+                action=action,
+                outcome=outcome,
+                reason=reason,
+            )
+        )
         await self.session.flush()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from vaultapi.db.models import RateLimitCounter
-from vaultapi.db.repositories import rowcount, sa_table
+from vaultapi.db.repositories import rowcount, sa_table, upsert_insert
 from vaultapi.db.types import UTCDateTime
 
 
@@ -31,9 +31,7 @@ class RateLimitRepository:
         self.session = session
 
     def _insert(self) -> postgresql.Insert | sqlite.Insert:
-        if self.session.get_bind().dialect.name == "postgresql":
-            return postgresql.insert(RateLimitCounter)
-        return sqlite.insert(RateLimitCounter)
+        return upsert_insert(self.session, RateLimitCounter)
 
     async def hit(self, key: str, *, now: datetime, window: timedelta) -> Counter:
         """Count one event; a window older than `window` starts over at 1."""
@@ -69,15 +67,6 @@ class RateLimitRepository:
         ).returning(table.count, table.window_start)
         row = (await self.session.execute(statement)).one()
         return Counter(count=int(row[0]), window_start=row[1])
-
-    async def get(self, key: str, *, now: datetime) -> Counter | None:
-        result = await self.session.execute(
-            select(RateLimitCounter).where(
-                col(RateLimitCounter.key) == key, col(RateLimitCounter.expires_at) > now
-            )
-        )
-        counter = result.scalar_one_or_none()
-        return Counter(counter.count, counter.window_start) if counter else None
 
     async def lock(self, keys: list[str], *, now: datetime) -> dict[str, Counter]:
         """Lock the counters for `keys` until the transaction ends, creating

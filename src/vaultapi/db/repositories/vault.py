@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from vaultapi.db.models import Vault, VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
-from vaultapi.db.repositories import rowcount, sa_table
+from vaultapi.db.repositories import rowcount, sa_table, upsert_insert
 
 
 class VaultRepository:
@@ -21,9 +21,7 @@ class VaultRepository:
         self.session = session
 
     def _insert(self, model: Any) -> postgresql.Insert | sqlite.Insert:
-        if self.session.get_bind().dialect.name == "postgresql":
-            return postgresql.insert(model)
-        return sqlite.insert(model)
+        return upsert_insert(self.session, model)
 
     # -- the account's revision -------------------------------------------------
 
@@ -57,13 +55,6 @@ class VaultRepository:
             )
         )
         return result.scalar_one_or_none()
-
-    async def item_id_taken(self, item_id: uuid.UUID) -> bool:
-        """Across all accounts: ids are global keys."""
-        result = await self.session.execute(
-            select(col(VaultItem.id)).where(col(VaultItem.id) == item_id)
-        )
-        return result.scalar_one_or_none() is not None
 
     async def ids_taken(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `ids` exist as an item or a folder, in any account."""
@@ -117,8 +108,9 @@ class VaultRepository:
         return rowcount(result) == 1
 
     async def changed_item_rows(self, owner: uuid.UUID, since: int | None) -> list[dict[str, Any]]:
-        """Like `changed_items`, as plain mappings: a full sync of tens of
-        thousands of items should not build an ORM object for each."""
+        """Items changed after `since` (all with None), as plain mappings: a
+        full sync of tens of thousands of items should not build an ORM object
+        for each."""
         table = sa_table(VaultItem)
         columns = [
             table.c[name]
@@ -140,12 +132,6 @@ class VaultRepository:
             statement = statement.where(table.c.changed_in > since)
         result = await self.session.execute(statement.order_by(table.c.id))
         return [dict(row) for row in result.mappings()]
-
-    async def changed_items(self, owner: uuid.UUID, since: int | None) -> Sequence[VaultItem]:
-        statement = select(VaultItem).where(col(VaultItem.account_id) == owner)
-        if since is not None:
-            statement = statement.where(col(VaultItem.changed_in) > since)
-        return (await self.session.execute(statement.order_by(col(VaultItem.id)))).scalars().all()
 
     async def unfile(self, owner: uuid.UUID, folder_id: uuid.UUID, changed_in: int) -> int:
         """Move a folder's items to no folder (each a change that syncs)."""
@@ -201,12 +187,6 @@ class VaultRepository:
         )
         return result.scalar_one_or_none()
 
-    async def folder_id_taken(self, folder_id: uuid.UUID) -> bool:
-        result = await self.session.execute(
-            select(col(VaultFolder.id)).where(col(VaultFolder.id) == folder_id)
-        )
-        return result.scalar_one_or_none() is not None
-
     async def changed_folders(self, owner: uuid.UUID, since: int | None) -> Sequence[VaultFolder]:
         statement = select(VaultFolder).where(col(VaultFolder.account_id) == owner)
         if since is not None:
@@ -254,11 +234,12 @@ class VaultRepository:
             )
         )
 
-    async def forget_tombstone(self, owner: uuid.UUID, object_id: uuid.UUID) -> None:
-        """An id used again after a purge is alive again."""
+    async def forget_tombstones(self, owner: uuid.UUID, object_ids: list[uuid.UUID]) -> None:
+        """Ids used again after a purge are alive again."""
         await self.session.execute(
             delete(VaultTombstone).where(
-                col(VaultTombstone.account_id) == owner, col(VaultTombstone.object_id) == object_id
+                col(VaultTombstone.account_id) == owner,
+                col(VaultTombstone.object_id).in_(object_ids),
             )
         )
 
