@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 from _support import print_table, server_on_fresh_postgres
+from login import cpu_seconds, worker_pids
 
 from vaultapi import client
 from vaultapi.crypto import encstring
@@ -63,10 +64,17 @@ class WrkRun:
     per_second: float
     latency: str
     clean: bool
+    cpu_ms: float
+    """Server CPU per request (all workers, from /proc): robust to other load
+    on the machine, unlike the rate."""
 
 
 def run_wrk(
-    base_url: str, lines: list[str], connections: int, seconds: int = WRK_SECONDS
+    base_url: str,
+    lines: list[str],
+    connections: int,
+    pids: list[int],
+    seconds: int = WRK_SECONDS,
 ) -> WrkRun:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -76,6 +84,7 @@ def run_wrk(
         for thread in range(WRK_THREADS):  # thread N replays every WRK_THREADS-th line
             Path(f"{prefix}.{thread}").write_text("\n".join(lines[thread::WRK_THREADS]) + "\n")
         command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s"]
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
         out = subprocess.run(
             [*command, "-s", str(LUA), base_url],
             env={**os.environ, "WRK_LINES": prefix},
@@ -83,11 +92,13 @@ def run_wrk(
             text=True,
             check=True,
         ).stdout
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
     result = json.loads(out.strip().splitlines()[-1])
     return WrkRun(
         per_second=result["requests"] / (result["duration_us"] / 1e6),
         latency=f"{result['p50_us'] / 1000:.1f} / {result['p99_us'] / 1000:.1f} ms",
         clean=result["socket_errors"] == 0 and result["non2xx"] == 0,
+        cpu_ms=cpu / max(1, result["requests"]) * 1000,
     )
 
 
@@ -95,7 +106,9 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-async def run(base_url: str, connections: int, vault_items: int) -> list[tuple[str, str, str, str]]:
+async def run(
+    base_url: str, connections: int, vault_items: int, pids: list[int]
+) -> list[tuple[str, str, str, str]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         # Many users, not one: one account's writes are serialized by design
         # (its vault revision row), which is what keeps sync cursors exact.
@@ -113,7 +126,7 @@ async def run(base_url: str, connections: int, vault_items: int) -> list[tuple[s
             f"POST\t/v1/vault/items\t{login.access_token}\t{json.dumps(body)}"
             for login, body in writes
         ]
-        write_run = run_wrk(base_url, write_lines, connections)
+        write_run = run_wrk(base_url, write_lines, connections, pids)
         read_lines = []
         for login in logins:
             synced = await http.get("/v1/vault/sync", headers=login.auth_header)
@@ -121,8 +134,8 @@ async def run(base_url: str, connections: int, vault_items: int) -> list[tuple[s
                 f"GET\t/v1/vault/items/{raw['id']}\t{login.access_token}\t"
                 for raw in synced.json()["items"]
             ]
-        run_wrk(base_url, read_lines, connections, seconds=2)  # warm-up
-        read_run = run_wrk(base_url, read_lines, connections)
+        run_wrk(base_url, read_lines, connections, pids, seconds=2)  # warm-up
+        read_run = run_wrk(base_url, read_lines, connections, pids)
 
         login = logins[0]
         http.headers.update(login.auth_header)
@@ -168,12 +181,19 @@ async def run(base_url: str, connections: int, vault_items: int) -> list[tuple[s
         ),
         ("  read latency p50 / p99", read_run.latency, "-", "-"),
         (
+            "  server CPU per read (1000 / this = reads/s per core)",
+            f"{read_run.cpu_ms:.2f} ms",
+            "-",
+            "-",
+        ),
+        (
             f"item writes/s ({connections} connections, {ACCOUNTS} accounts)",
             f"{write_run.per_second:.0f}",
             "-",
             "-" if write_run.clean else "ERRORS",
         ),
         ("  write latency p50 / p99", write_run.latency, "-", "-"),
+        ("  server CPU per write", f"{write_run.cpu_ms:.2f} ms", "-", "-"),
         (
             f"full sync of {count} items (best of 3)",
             f"{full_ms:.0f} ms, {full_bytes / 1e6:.1f} MB",
@@ -196,7 +216,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     args = parser.parse_args()
     with server_on_fresh_postgres(args.workers, "vaultapi_bench_vault") as server:
-        rows = asyncio.run(run(server.base_url, args.concurrency, args.items))
+        pids = worker_pids(server.process.pid)
+        rows = asyncio.run(run(server.base_url, args.concurrency, args.items, pids))
     print_table(
         f"Vault benchmark: {args.workers} workers, PostgreSQL, "
         f"{os.cpu_count()} cores shared with wrk and this script",

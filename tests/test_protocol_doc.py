@@ -32,12 +32,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi import errors
 from vaultapi.client import api as client_api
 from vaultapi.config import AbuseSettings, AuthSettings, DatabaseSettings
 from vaultapi.crypto import CryptoError, encstring, kdf, srp, tokens, vectors
+from vaultapi.db.direct import Db
 from vaultapi.schemas import auth as auth_schemas
 from vaultapi.schemas import problem as problem_schemas
 from vaultapi.services import material
@@ -691,7 +691,7 @@ def test_the_fakes_are_as_documented() -> None:
 
 def test_the_backoff_is_as_documented(doc: str) -> None:
     settings = AbuseSettings()
-    guard = AbuseGuard(cast(AsyncSession, None), settings, b"s" * 32)
+    guard = AbuseGuard(cast(Db, None), settings, b"s" * 32)
     free = settings.account_free_failures
     base = settings.account_backoff_base_seconds
     cap = settings.account_backoff_max_seconds

@@ -6,12 +6,12 @@ it is per-user state: any worker can serve any request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vaultapi.config import Settings
-from vaultapi.crypto.tokens import TokenKeys
+from vaultapi.crypto.tokens import TokenKeys, VerifiedTokens
 from vaultapi.server_keys import ServerKeys
 
 
@@ -23,6 +23,13 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     schema_heads: frozenset[str]
     token_keys: TokenKeys
+    verified_tokens: VerifiedTokens = field(init=False)
+    """Access tokens this worker has verified (see `VerifiedTokens`)."""
+
+    def __post_init__(self) -> None:
+        auth = self.settings.auth
+        tokens = VerifiedTokens(self.token_keys, issuer=auth.issuer, audience=auth.audience)
+        object.__setattr__(self, "verified_tokens", tokens)
 
 
 def token_keys_from(keys: ServerKeys) -> TokenKeys:

@@ -7,14 +7,17 @@ from fastapi import APIRouter, Response, status
 from vaultapi.api.deps import (
     ClientDep,
     CurrentDep,
-    OptionalCurrentDep,
+    OptionalWritingCallerDep,
+    ReaderDep,
     RuntimeDep,
     SessionDep,
     SessionServiceDep,
+    WriterDep,
 )
 from vaultapi.api.presenters import account_keys, kdf_parameters
 from vaultapi.api.responses import problem_responses
 from vaultapi.crypto import srp
+from vaultapi.db.direct import Db
 from vaultapi.errors import (
     AccountDisabled,
     BadRequest,
@@ -34,14 +37,9 @@ from vaultapi.errors import (
 )
 from vaultapi.schemas import auth as schemas
 from vaultapi.services.auth import AuthService
-from vaultapi.services.context import ClientInfo
 from vaultapi.services.sessions import IssuedTokens
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def _service(session: SessionDep, runtime: RuntimeDep, client: ClientInfo) -> AuthService:
-    return AuthService(session, runtime, client)
 
 
 def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
@@ -71,7 +69,8 @@ def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
 async def register(
     body: schemas.RegisterRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
 ) -> schemas.RegisterResponse:
-    account = await _service(session, runtime, client).register(body)
+    service = AuthService(Db.of_session(session), runtime, client)
+    account = await service.register(body, session)
     return schemas.RegisterResponse(account_id=account.id, email=account.email)
 
 
@@ -82,9 +81,9 @@ async def register(
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def prelogin(
-    body: schemas.PreloginRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+    body: schemas.PreloginRequest, db: ReaderDep, runtime: RuntimeDep, client: ClientDep
 ) -> schemas.PreloginResponse:
-    params, salt = await _service(session, runtime, client).prelogin(body.email)
+    params, salt = await AuthService(db, runtime, client).prelogin(body.email)
     return schemas.PreloginResponse(kdf=kdf_parameters(params, salt))
 
 
@@ -95,9 +94,9 @@ async def prelogin(
     responses=problem_responses(BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts),
 )
 async def srp_start(
-    body: schemas.SRPStartRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+    body: schemas.SRPStartRequest, db: WriterDep, runtime: RuntimeDep, client: ClientDep
 ) -> schemas.SRPStartResponse:
-    challenge = await _service(session, runtime, client).start(body.email, body.A)
+    challenge = await AuthService(db, runtime, client).start(body.email, body.A)
     return schemas.SRPStartResponse(
         handshake_id=challenge.handshake_id,
         kdf=kdf_parameters(challenge.kdf, challenge.kdf_salt),
@@ -129,14 +128,13 @@ async def srp_start(
 )
 async def srp_verify(
     body: schemas.SRPVerifyRequest,
-    session: SessionDep,
+    db: WriterDep,
     runtime: RuntimeDep,
     client: ClientDep,
-    sessions: SessionServiceDep,
-    current: OptionalCurrentDep,
+    current: OptionalWritingCallerDep,
 ) -> schemas.SRPVerifyResponse:
-    login = await _service(session, runtime, client).verify(
-        body.handshake_id, body.M1, body.device_name, sessions, step_up=current
+    login = await AuthService(db, runtime, client).verify(
+        body.handshake_id, body.M1, body.device_name, step_up=current
     )
     account = login.account
     return schemas.SRPVerifyResponse(

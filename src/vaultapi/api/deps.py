@@ -18,10 +18,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import Settings
+from vaultapi.db.direct import Db
 from vaultapi.errors import Unauthorized, VaultAPIError
 from vaultapi.runtime import Runtime
 from vaultapi.services.context import ClientInfo
-from vaultapi.services.sessions import CurrentSession, SessionService
+from vaultapi.services.sessions import Caller, CurrentSession, SessionService, authenticate_direct
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -56,6 +57,37 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_reader(runtime: RuntimeDep) -> AsyncIterator[Db]:
+    """Direct, read-only database access (`vaultapi.db.direct`) for hot read
+    routes: no ORM session and, on PostgreSQL, no transaction."""
+    db = Db(runtime.engine, write=False)
+    try:
+        yield db
+    finally:
+        await db.close(commit=False)
+
+
+ReaderDep = Annotated[Db, Depends(get_reader, scope="function")]
+
+
+async def get_writer(runtime: RuntimeDep) -> AsyncIterator[Db]:
+    """Direct database access in one transaction, committed when the route
+    function returns, before the response is sent (as `SessionDep`)."""
+    db = Db(runtime.engine, write=True)
+    try:
+        yield db
+    except VaultAPIError as error:
+        await db.close(commit=error.keep_changes)
+        raise
+    except BaseException:
+        await db.close(commit=False)
+        raise
+    await db.close(commit=True)
+
+
+WriterDep = Annotated[Db, Depends(get_writer, scope="function")]
 
 
 UNKNOWN_PEER = "unknown"
@@ -125,25 +157,44 @@ async def get_current(
     sessions: SessionServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentSession:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized(
-            "Send an access token: `Authorization: Bearer <token>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return await sessions.authenticate(credentials.credentials)
+    return await sessions.authenticate(_bearer_token(credentials))
 
 
 CurrentDep = Annotated[CurrentSession, Depends(get_current)]
 
 
-async def get_optional_current(
-    sessions: SessionServiceDep,
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized(
+            "Send an access token: `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return credentials.credentials
+
+
+async def get_reading_caller(
+    db: ReaderDep,
+    runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> CurrentSession | None:
-    """The caller's session when a bearer token is sent (and valid), else None."""
+) -> Caller:
+    """The caller of a hot read route, checked like `CurrentDep` (token, live
+    session, active account) in one direct statement."""
+    return await authenticate_direct(db, runtime, _bearer_token(credentials))
+
+
+ReadingCallerDep = Annotated[Caller, Depends(get_reading_caller)]
+
+
+async def get_optional_writing_caller(
+    db: WriterDep,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller | None:
+    """For direct-path routes that write: the caller when a bearer token is
+    sent (and valid), else None; checked in the route's own transaction."""
     if credentials is None:
         return None
-    return await get_current(sessions, credentials)
+    return await authenticate_direct(db, runtime, _bearer_token(credentials))
 
 
-OptionalCurrentDep = Annotated[CurrentSession | None, Depends(get_optional_current)]
+OptionalWritingCallerDep = Annotated[Caller | None, Depends(get_optional_writing_caller)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from vaultapi.crypto.kdf import KdfParams
 from vaultapi.db.models import Account
+from vaultapi.db.repositories.accounts import LoginAccount
 from vaultapi.schemas import auth as schemas
 
 
@@ -22,7 +23,7 @@ def account_kdf(account: Account) -> schemas.KdfParameters:
     return kdf_parameters(params, account.kdf_salt)
 
 
-def account_keys(account: Account) -> schemas.AccountKeys:
+def account_keys(account: Account | LoginAccount) -> schemas.AccountKeys:
     return schemas.AccountKeys(
         protected_account_key=account.protected_account_key,
         public_key=account.public_key,

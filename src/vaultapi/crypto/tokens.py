@@ -143,6 +143,42 @@ def verify_access_token(keys: TokenKeys, token: str, *, issuer: str, audience: s
         raise TokenError("invalid token") from exc
 
 
+class VerifiedTokens:
+    """Access tokens this process has already verified, with their claims.
+
+    Verifying a JWT (base64, JSON, the Ed25519 signature, every claim) is the
+    largest single cost of an authenticated read. Within its few minutes of
+    life, a client sends the same token string again and again, and a string
+    whose signature and claims were good once is still good, but for time: so
+    a repeat only has its expiry checked again, exactly as PyJWT checks it
+    (`exp` plus the same leeway). Only accepted tokens are remembered; the
+    memo is bounded (oldest entries go first) and lives per process, keyed by
+    the whole token string. Revocation is unaffected: the session row is still
+    read on every request.
+    """
+
+    def __init__(self, keys: TokenKeys, *, issuer: str, audience: str, max_entries: int = 4096):
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.max_entries = max_entries
+        self._claims: dict[str, AccessClaims] = {}
+
+    def verify(self, token: str, now: datetime) -> AccessClaims:
+        claims = self._claims.get(token)
+        if claims is None:
+            claims = verify_access_token(
+                self.keys, token, issuer=self.issuer, audience=self.audience
+            )
+            if len(self._claims) >= self.max_entries:
+                del self._claims[next(iter(self._claims))]
+            self._claims[token] = claims
+        elif now.timestamp() >= claims.expires_at.timestamp() + _LEEWAY_SECONDS:
+            del self._claims[token]
+            raise TokenError("token expired")
+        return claims
+
+
 def jwks(keys: TokenKeys) -> dict[str, list[dict[str, str]]]:
     jwk = keys.public_jwk
     if jwk is None:

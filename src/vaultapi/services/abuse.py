@@ -21,9 +21,8 @@ import ipaddress
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from vaultapi.config import AbuseSettings
+from vaultapi.db.direct import Db
 from vaultapi.db.repositories.ratelimits import Counter, RateLimitRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import TooManyAttempts
@@ -48,8 +47,8 @@ def ip_bucket(ip: str) -> str:
 
 
 class AbuseGuard:
-    def __init__(self, session: AsyncSession, settings: AbuseSettings, server_secret: bytes):
-        self.counters = RateLimitRepository(session)
+    def __init__(self, db: Db, settings: AbuseSettings, server_secret: bytes):
+        self.counters = RateLimitRepository(db)
         self.settings = settings
         self.server_secret = server_secret
         self.window = timedelta(seconds=settings.window_seconds)
@@ -95,7 +94,7 @@ class AbuseGuard:
     async def check(self, identity: str, ip: str, now: datetime) -> None:
         """Refuse early (no lock): at handshake start, before any costly work."""
         identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
-        live = await self.counters.get_many([identity_key, ip_key], now=now)
+        live = await self.counters.get_many((identity_key, ip_key), now=now)
         self._check(live.get(identity_key), live.get(ip_key), now)
 
     async def lock_and_check(self, identity: str, ip: str, now: datetime) -> datetime:
@@ -104,7 +103,7 @@ class AbuseGuard:
         Concurrent guesses therefore count one after the other. Returns the
         time after the wait, which is the time the attempt counts at."""
         identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
-        live = await self.counters.lock([identity_key, ip_key], now=now)
+        live = await self.counters.lock((identity_key, ip_key), now=now)
         now = utcnow()
         self._check(live.get(identity_key), live.get(ip_key), now)
         return now

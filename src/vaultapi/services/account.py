@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from vaultapi.crypto import CryptoError
 from vaultapi.crypto.kdf import normalize_email
+from vaultapi.db.direct import Db
 from vaultapi.db.models import Account
 from vaultapi.db.repositories.auth import AuthEventRepository, SessionRepository
 from vaultapi.db.types import utcnow
@@ -28,7 +29,7 @@ class AccountService:
         self.db = session
         self.sessions = sessions
         self.client = client
-        self.events = AuthEventRepository(session)
+        self.events = AuthEventRepository(Db.of_session(session))
 
     async def _event(self, account: Account, action: str, reason: str = "") -> None:
         await self.events.record(

@@ -3,6 +3,11 @@
 The SRP arithmetic runs in a worker thread (`asyncio.to_thread`): a 3072-bit
 modular exponentiation holds the GIL for about a millisecond, and on the
 event loop it would stall every other request of this worker meanwhile.
+
+Login (prelogin, start, verify) is the hot path of this module: it works on a
+`Db` (`vaultapi.db.direct`: no ORM session, few statements, one transaction).
+Registration also needs the ORM session (`register(…, session)`), and runs
+the same counters and log through it.
 """
 
 from __future__ import annotations
@@ -18,8 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.crypto import CryptoError, srp
 from vaultapi.crypto.kdf import DEFAULT_KDF, KdfParams, normalize_email
-from vaultapi.db.models import Account, SRPHandshake
-from vaultapi.db.repositories.accounts import AccountRepository, EmailTakenError
+from vaultapi.db.direct import Db
+from vaultapi.db.models import Account
+from vaultapi.db.repositories.accounts import (
+    AccountRepository,
+    EmailTakenError,
+    LoginAccount,
+    LoginAccounts,
+)
 from vaultapi.db.repositories.auth import AuthEventRepository, HandshakeRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
@@ -37,7 +48,7 @@ from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account, fake_kdf_salt
 from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
-from vaultapi.services.sessions import CurrentSession, IssuedTokens, SessionService
+from vaultapi.services.sessions import Caller, IssuedTokens, SessionIssuer
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ class Challenge:
 @dataclass(frozen=True)
 class Login:
     server_proof: bytes
-    account: Account
+    account: LoginAccount
     tokens: IssuedTokens
 
 
@@ -65,15 +76,15 @@ def _identity(email: str) -> str:
 
 
 class AuthService:
-    def __init__(self, session: AsyncSession, runtime: Runtime, client: ClientInfo) -> None:
-        self.session = session
+    def __init__(self, db: Db, runtime: Runtime, client: ClientInfo) -> None:
+        self.db = db
         self.runtime = runtime
         self.settings = runtime.settings
         self.client = client
-        self.accounts = AccountRepository(session)
-        self.handshakes = HandshakeRepository(session)
-        self.events = AuthEventRepository(session)
-        self.guard = AbuseGuard(session, self.settings.abuse, runtime.keys.server_secret)
+        self.accounts = LoginAccounts(db)
+        self.handshakes = HandshakeRepository(db)
+        self.events = AuthEventRepository(db)
+        self.guard = AbuseGuard(db, self.settings.abuse, runtime.keys.server_secret)
 
     async def _event(
         self, action: str, outcome: str, reason: str = "", account_id: uuid.UUID | None = None
@@ -95,7 +106,9 @@ class AuthService:
 
     # -- registration ---------------------------------------------------------
 
-    async def register(self, request: schemas.RegisterRequest) -> Account:
+    async def register(self, request: schemas.RegisterRequest, session: AsyncSession) -> Account:
+        """`session` is the ORM session this service's `Db` runs through
+        (`Db.of_session`): the account row is inserted as an ORM object."""
         now = utcnow()
         async with self._logged_if_blocked("register"):
             await self.guard.count_registration(self.client.ip, now)
@@ -121,7 +134,7 @@ class AuthService:
             updated_at=now,
         )
         try:
-            await self.accounts.add(account)
+            await AccountRepository(session).add(account)
         except EmailTakenError as exc:
             await self._event("register", "failure", "email_taken")
             raise EmailTaken(
@@ -170,7 +183,9 @@ class AuthService:
         challenge = await asyncio.to_thread(srp.server_challenge, verifier)
 
         ttl = self.settings.auth.handshake_ttl_seconds
-        handshake = SRPHandshake(
+        handshake_id = uuid.uuid4()
+        await self.handshakes.add(
+            id=handshake_id,
             account_id=account_id,
             identity=identity,
             private_b=challenge.private_b.to_bytes(srp.N_BYTES, "big"),
@@ -180,28 +195,26 @@ class AuthService:
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
         )
-        await self.handshakes.add(handshake)
-        return Challenge(handshake.id, kdf, kdf_salt, salt, challenge.public_B, ttl)
+        return Challenge(handshake_id, kdf, kdf_salt, salt, challenge.public_B, ttl)
 
     async def verify(
         self,
         handshake_id: uuid.UUID,
         proof_hex: str,
         device_name: str,
-        sessions: SessionService,
-        step_up: CurrentSession | None = None,
+        step_up: Caller | None = None,
     ) -> Login:
         """A correct proof logs in: a new session, or, when the request carries
         a session of the same account (`step_up`), a fresh `last_auth_at` on it."""
         now = utcnow()
         handshake = await self.handshakes.take(handshake_id)  # single use, whatever happens next
-        if handshake is None or handshake.expires_at <= now:
+        if handshake is None or handshake["expires_at"] <= now:
             await self._event("srp_verify", "failure", "handshake_invalid")
             raise HandshakeInvalid(
                 "Start a new handshake: this one is unknown, used or expired", keep_changes=True
             )
-        identity = handshake.identity
-        async with self._logged_if_blocked("srp_verify", handshake.account_id):
+        identity: str = handshake["identity"]
+        async with self._logged_if_blocked("srp_verify", handshake["account_id"]):
             now = await self.guard.lock_and_check(identity, self.client.ip, now)
         try:
             client_proof = srp.parse_proof(proof_hex)
@@ -210,15 +223,15 @@ class AuthService:
 
         # The same query whether or not an account exists: a missing lookup on
         # the fake path would be measurable.
-        account = await self.accounts.get(handshake.account_id or uuid.uuid4())
+        account = await self.accounts.get(handshake["account_id"] or uuid.uuid4())
         if account is None or account.status != "active":
             fake = fake_account(self.runtime.keys.server_secret, identity)
             verifier, salt = fake.verifier, fake.srp_salt
         else:
             verifier, salt = int.from_bytes(account.srp_verifier, "big"), account.srp_salt
         challenge = srp.ServerChallenge(
-            private_b=int.from_bytes(handshake.private_b, "big"),
-            public_B=int.from_bytes(handshake.public_b, "big"),
+            private_b=int.from_bytes(handshake["private_b"], "big"),
+            public_B=int.from_bytes(handshake["public_b"], "big"),
         )
         try:
             server_proof = await asyncio.to_thread(
@@ -226,7 +239,7 @@ class AuthService:
                 identity,
                 salt,
                 verifier,
-                int.from_bytes(handshake.public_a, "big"),
+                int.from_bytes(handshake["public_a"], "big"),
                 challenge,
                 client_proof,
             )
@@ -245,17 +258,18 @@ class AuthService:
             )
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True) from exc
 
+        # The proof is verified: from here on, the session is issued.
         await self.guard.record_success(identity)
+        sessions = SessionIssuer(self.db, self.runtime, self.client)
         if step_up is not None:
-            if step_up.account.id != account.id:
+            if step_up.account_id != account.id:
                 raise Forbidden(
                     "The access token sent belongs to another account",
                     keep_changes=True,  # the handshake stays consumed
                 )
-            tokens = await sessions.step_up(step_up, now)
+            tokens = await sessions.step_up(step_up, account.role, now)
             await self._event("reauth", "success", account_id=account.id)
             return Login(server_proof=server_proof, account=account, tokens=tokens)
-        account.last_login_at = now
         tokens = await sessions.create(account, device_name=device_name, now=now)
         await self._event("srp_verify", "success", account_id=account.id)
         return Login(server_proof=server_proof, account=account, tokens=tokens)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from vaultapi.db.direct import Db
 from vaultapi.db.models import Session, VaultItem
 from vaultapi.db.repositories import rowcount
 from vaultapi.db.repositories.auth import HandshakeRepository
@@ -47,8 +48,9 @@ class Purged:
 
 
 async def purge_expired(session: AsyncSession, now: datetime, *, trash_days: int = 30) -> Purged:
-    handshakes = await HandshakeRepository(session).purge_expired(now)
-    counters = await RateLimitRepository(session).purge_expired(now)
+    direct = Db.of_session(session)
+    handshakes = await HandshakeRepository(direct).purge_expired(now)
+    counters = await RateLimitRepository(direct).purge_expired(now)
     cutoff = now - SESSION_RETENTION
     ended = await session.execute(
         delete(Session).where(

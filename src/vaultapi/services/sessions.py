@@ -19,17 +19,20 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.crypto.tokens import (
+    AccessClaims,
     TokenError,
     issue_access_token,
     new_refresh_token,
     refresh_token_hash,
-    verify_access_token,
 )
+from vaultapi.db.direct import Db
 from vaultapi.db.models import Account, Session
-from vaultapi.db.repositories.accounts import AccountRepository
+from vaultapi.db.repositories.accounts import LoginAccount, LoginAccounts
 from vaultapi.db.repositories.auth import (
     AuthEventRepository,
+    DeviceSessionWrites,
     RefreshTokenRepository,
+    SessionLookup,
     SessionRepository,
 )
 from vaultapi.db.types import utcnow
@@ -65,22 +68,60 @@ class CurrentSession:
     session: Session
 
 
-class SessionService:
-    def __init__(self, session: AsyncSession, runtime: Runtime, client: ClientInfo) -> None:
-        self.db = session
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of a route on the direct path: ids and role."""
+
+    account_id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+
+
+def _claims(runtime: Runtime, access_token: str) -> AccessClaims:
+    try:
+        return runtime.verified_tokens.verify(access_token, utcnow())
+    except TokenError as exc:
+        raise InvalidToken(str(exc).capitalize(), headers=_BEARER_CHALLENGE) from exc
+
+
+def _check_live(claims: AccessClaims, account_id: uuid.UUID | None, status: str) -> None:
+    """The session must be live and belong to the token's account, and the
+    account must be active (the same answers on both paths)."""
+    if account_id != claims.account_id:
+        raise InvalidToken("The session has ended; log in again", headers=_BEARER_CHALLENGE)
+    if status != "active":
+        raise AccountDisabled("This account is disabled")
+
+
+async def authenticate_direct(db: Db, runtime: Runtime, access_token: str) -> Caller:
+    """`SessionService.authenticate` in one direct statement, for hot routes."""
+    claims = _claims(runtime, access_token)
+    found = await SessionLookup(db).live(claims.session_id, utcnow())
+    _check_live(claims, found["account_id"] if found else None, found["status"] if found else "")
+    role: str = found["role"] if found else ""
+    return Caller(account_id=claims.account_id, session_id=claims.session_id, role=role)
+
+
+class SessionIssuer:
+    """Opens device sessions and issues tokens: how a successful login ends,
+    and how a refresh continues. Direct database access (`vaultapi.db.direct`)."""
+
+    def __init__(self, db: Db, runtime: Runtime, client: ClientInfo) -> None:
         self.runtime = runtime
         self.settings = runtime.settings.auth
         self.client = client
-        self.sessions = SessionRepository(session)
-        self.refresh_tokens = RefreshTokenRepository(session)
-        self.events = AuthEventRepository(session)
+        self.sessions = DeviceSessionWrites(db)
+        self.accounts = LoginAccounts(db)
+        self.refresh_tokens = RefreshTokenRepository(db)
 
-    def _access_token(self, account: Account, session_id: uuid.UUID, now: datetime) -> str:
+    def access_token(
+        self, account_id: uuid.UUID, role: str, session_id: uuid.UUID, now: datetime
+    ) -> str:
         token, _ = issue_access_token(
             self.runtime.token_keys,
-            account_id=account.id,
+            account_id=account_id,
             session_id=session_id,
-            role=account.role,
+            role=role,
             issuer=self.settings.issuer,
             audience=self.settings.audience,
             ttl=timedelta(seconds=self.settings.access_token_ttl_seconds),
@@ -88,15 +129,34 @@ class SessionService:
         )
         return token
 
-    async def _new_refresh_token(self, session_id: uuid.UUID, now: datetime) -> str:
+    async def new_refresh_token(self, session_id: uuid.UUID, now: datetime) -> str:
         token = new_refresh_token()
         await self.refresh_tokens.add(refresh_token_hash(token), session_id, now)
         return token
 
-    async def create(self, account: Account, *, device_name: str, now: datetime) -> IssuedTokens:
-        """A new device session after a successful proof."""
-        await self._enforce_session_limit(account.id, now)
-        device_session = Session(
+    async def tokens(
+        self, account_id: uuid.UUID, role: str, session_id: uuid.UUID, now: datetime
+    ) -> IssuedTokens:
+        return IssuedTokens(
+            session_id=session_id,
+            access_token=self.access_token(account_id, role, session_id, now),
+            expires_in=self.settings.access_token_ttl_seconds,
+            refresh_token=await self.new_refresh_token(session_id, now),
+        )
+
+    async def create(
+        self, account: LoginAccount, *, device_name: str, now: datetime
+    ) -> IssuedTokens:
+        """A new device session after a successful proof.
+
+        At most `max_sessions_per_account` sessions stay live: the least
+        recently used ones make room (logins must not pile up rows forever).
+        Recording the login first locks the account row, so concurrent logins
+        of one account count one after the other."""
+        await self.accounts.logged_in(account.id, now)
+        session_id = uuid.uuid4()
+        await self.sessions.add(
+            id=session_id,
             account_id=account.id,
             device_name=device_name or self.client.user_agent[:128],
             created_ip=self.client.ip,
@@ -106,43 +166,39 @@ class SessionService:
             last_auth_at=now,
             expires_at=now + timedelta(days=self.settings.refresh_token_ttl_days),
         )
-        await self.sessions.add(device_session)
-        return IssuedTokens(
-            session_id=device_session.id,
-            access_token=self._access_token(account, device_session.id, now),
-            expires_in=self.settings.access_token_ttl_seconds,
-            refresh_token=await self._new_refresh_token(device_session.id, now),
+        await self.sessions.keep_newest(
+            account.id, keep=self.settings.max_sessions_per_account, now=now, reason="session_limit"
         )
+        return await self.tokens(account.id, account.role, session_id, now)
 
-    async def _enforce_session_limit(self, account_id: uuid.UUID, now: datetime) -> None:
-        """Keep at most `max_sessions_per_account` live sessions: the least
-        recently used ones make room (logins must not pile up rows forever).
-        A count on every login; the revoking UPDATE only when over the cap. The
-        account row is locked first, so concurrent logins count one by one."""
-        await AccountRepository(self.db).lock(account_id)
-        live = await self.sessions.count_live(account_id, now)
-        excess = live - (self.settings.max_sessions_per_account - 1)
-        if excess > 0:
-            await self.sessions.revoke_least_recently_used(
-                account_id, count=excess, now=now, reason="session_limit"
-            )
+    async def step_up(self, caller: Caller, role: str, now: datetime) -> IssuedTokens:
+        """A fresh proof on an existing session: it counts as recent
+        authentication again. Its refresh chain restarts from a new token."""
+        await self.sessions.reauthenticated(caller.account_id, caller.session_id, now)
+        await self.refresh_tokens.retire_all(caller.session_id, now)
+        return await self.tokens(caller.account_id, role, caller.session_id, now)
+
+
+class SessionService:
+    def __init__(self, session: AsyncSession, runtime: Runtime, client: ClientInfo) -> None:
+        self.db = session
+        self.runtime = runtime
+        self.settings = runtime.settings.auth
+        self.client = client
+        self.sessions = SessionRepository(session)
+        direct = Db.of_session(session)
+        self.issuer = SessionIssuer(direct, runtime, client)
+        self.refresh_tokens = RefreshTokenRepository(direct)
+        self.events = AuthEventRepository(direct)
 
     async def authenticate(self, access_token: str) -> CurrentSession:
-        try:
-            claims = verify_access_token(
-                self.runtime.token_keys,
-                access_token,
-                issuer=self.settings.issuer,
-                audience=self.settings.audience,
-            )
-        except TokenError as exc:
-            raise InvalidToken(str(exc).capitalize(), headers=_BEARER_CHALLENGE) from exc
+        claims = _claims(self.runtime, access_token)
         found = await self.sessions.live_with_account(claims.session_id, utcnow())
-        if found is None or found[1].id != claims.account_id:
-            raise InvalidToken("The session has ended; log in again", headers=_BEARER_CHALLENGE)
+        if found is None:
+            _check_live(claims, None, "")  # raises: no live session
+            raise AssertionError("unreachable")
         device_session, account = found
-        if account.status != "active":
-            raise AccountDisabled("This account is disabled")
+        _check_live(claims, account.id, account.status)
         return CurrentSession(account=account, session=device_session)
 
     async def refresh(self, token: str) -> IssuedTokens:
@@ -155,7 +211,7 @@ class SessionService:
         if stored is None:
             await self._event("refresh", "failure", "unknown_token")
             raise RefreshTokenInvalid("Unknown refresh token", keep_changes=True)
-        found = await self.sessions.live_with_account(stored.session_id, now)
+        found = await self.sessions.live_with_account(stored["session_id"], now)
         if found is None:
             await self._event("refresh", "failure", "session_ended")
             raise RefreshTokenInvalid("The session has ended; log in again", keep_changes=True)
@@ -172,25 +228,7 @@ class SessionService:
         if account.status != "active":
             raise AccountDisabled("This account is disabled")
         await self.sessions.touch(device_session.id, now=now, ip=self.client.ip)
-        return IssuedTokens(
-            session_id=device_session.id,
-            access_token=self._access_token(account, device_session.id, now),
-            expires_in=self.settings.access_token_ttl_seconds,
-            refresh_token=await self._new_refresh_token(device_session.id, now),
-        )
-
-    async def step_up(self, current: CurrentSession, now: datetime) -> IssuedTokens:
-        """A fresh proof on an existing session: it counts as recent
-        authentication again. Its refresh chain restarts from a new token."""
-        current.session.last_auth_at = now
-        current.session.last_used_at = now
-        await self.refresh_tokens.retire_all(current.session.id, now)
-        return IssuedTokens(
-            session_id=current.session.id,
-            access_token=self._access_token(current.account, current.session.id, now),
-            expires_in=self.settings.access_token_ttl_seconds,
-            refresh_token=await self._new_refresh_token(current.session.id, now),
-        )
+        return await self.issuer.tokens(account.id, account.role, device_session.id, now)
 
     def require_recent_auth(self, current: CurrentSession) -> None:
         max_age = self.settings.recent_auth_seconds

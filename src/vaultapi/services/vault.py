@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import VaultSettings
 from vaultapi.crypto import CryptoError, encstring
+from vaultapi.db.direct import Db, Row
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
-from vaultapi.db.repositories.vault import VaultRepository
+from vaultapi.db.repositories.vault import VaultReader, VaultRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
     BadRequest,
@@ -57,6 +58,14 @@ def _stale(kind: str, current: int) -> StaleRevision:
         f"The {kind} is at revision {current}: fetch it, merge, and retry with that revision",
         extra={"current_revision": current},
     )
+
+
+async def read_item(db: Db, owner: uuid.UUID, item_id: uuid.UUID) -> Row:
+    """One item of `owner`'s vault, on the direct path (`GET /items/{id}`)."""
+    row = await VaultReader(db).item(owner, item_id)
+    if row is None:
+        raise NotFound("No such item in this vault")
+    return row
 
 
 class VaultService:

@@ -1,13 +1,87 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import Account
+from vaultapi.db.repositories import sa_table
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAccount:
+    """The columns of `Account` that a login reads, named as there (no ORM object)."""
+
+    id: uuid.UUID
+    email: str
+    role: str
+    status: str
+    kdf_memory_kib: int
+    kdf_iterations: int
+    kdf_parallelism: int
+    kdf_salt: bytes
+    srp_salt: bytes
+    srp_verifier: bytes
+    protected_account_key: str
+    public_key: str
+    protected_private_key: str
+
+    @classmethod
+    def of(cls, row: Row) -> LoginAccount:
+        return cls(**{name: row[name] for name in _LOGIN_COLUMNS})
+
+
+_A = sa_table(Account)
+_LOGIN_COLUMNS = tuple(field.name for field in fields(LoginAccount))
+_LOGIN_SELECT = select(*(_A.c[name] for name in _LOGIN_COLUMNS))
+_BY_EMAIL = Query(_LOGIN_SELECT.where(_A.c.email == bindparam("email")))
+_BY_ID = Query(_LOGIN_SELECT.where(_A.c.id == bindparam("id")))
+_KDF = Query(
+    select(_A.c.kdf_memory_kib, _A.c.kdf_iterations, _A.c.kdf_parallelism, _A.c.kdf_salt).where(
+        _A.c.email == bindparam("email")
+    )
+)
+_LOGGED_IN = Query(
+    update(_A).where(_A.c.id == bindparam("account")).values(last_login_at=bindparam("now"))
+)
+
+
+class LoginAccounts:
+    """Account reads and writes of prelogin and login, on the direct path
+    (`vaultapi.db.direct`)."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def by_email(self, email: str) -> LoginAccount | None:
+        row = await self.db.fetchrow(_BY_EMAIL, email=email)
+        return LoginAccount.of(row) if row else None
+
+    async def get(self, account_id: uuid.UUID) -> LoginAccount | None:
+        row = await self.db.fetchrow(_BY_ID, id=account_id)
+        return LoginAccount.of(row) if row else None
+
+    async def kdf_for(self, email: str) -> tuple[int, int, int, bytes] | None:
+        """(memory_kib, iterations, parallelism, salt), without loading the row."""
+        row = await self.db.fetchrow(_KDF, email=email)
+        if row is None:
+            return None
+        return (
+            row["kdf_memory_kib"],
+            row["kdf_iterations"],
+            row["kdf_parallelism"],
+            row["kdf_salt"],
+        )
+
+    async def logged_in(self, account_id: uuid.UUID, now: datetime) -> None:
+        """Record a login. The UPDATE also holds the account row until commit,
+        which serializes concurrent logins of one account (exact session limits)."""
+        await self.db.execute(_LOGGED_IN, account=account_id, now=now)
 
 
 class EmailTakenError(Exception):
@@ -17,33 +91,6 @@ class EmailTakenError(Exception):
 class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def by_email(self, email: str) -> Account | None:
-        result = await self.session.execute(select(Account).where(col(Account.email) == email))
-        return result.scalar_one_or_none()
-
-    async def kdf_for(self, email: str) -> tuple[int, int, int, bytes] | None:
-        """(memory_kib, iterations, parallelism, salt), without loading the row."""
-        result = await self.session.execute(
-            select(
-                col(Account.kdf_memory_kib),
-                col(Account.kdf_iterations),
-                col(Account.kdf_parallelism),
-                col(Account.kdf_salt),
-            ).where(col(Account.email) == email)
-        )
-        row = result.one_or_none()
-        return (row[0], row[1], row[2], row[3]) if row else None
-
-    async def get(self, account_id: uuid.UUID) -> Account | None:
-        return await self.session.get(Account, account_id)
-
-    async def lock(self, account_id: uuid.UUID) -> None:
-        """Hold the account row until the transaction ends (serializes logins
-        of one account, so per-account limits are exact under concurrency)."""
-        await self.session.execute(
-            select(col(Account.id)).where(col(Account.id) == account_id).with_for_update()
-        )
 
     async def add(self, account: Account) -> Account:
         """Insert; `EmailTakenError` when the e-mail exists (also under a race: the

@@ -5,45 +5,73 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import Account, AuthEvent, RefreshToken, Session, SRPHandshake
-from vaultapi.db.repositories import rowcount
+from vaultapi.db.repositories import rowcount, sa_table
+from vaultapi.db.types import utcnow
+
+_H = sa_table(SRPHandshake)
+_INSERT_HANDSHAKE = Query(
+    insert(_H).values(
+        {
+            name: bindparam(name)
+            for name in (
+                "id",
+                "account_id",
+                "identity",
+                "private_b",
+                "public_a",
+                "public_b",
+                "client_ip",
+                "created_at",
+                "expires_at",
+            )
+        }
+    )
+)
+_TAKE_HANDSHAKE = Query(
+    delete(_H)
+    .where(_H.c.id == bindparam("id"))
+    .returning(
+        _H.c.account_id,
+        _H.c.identity,
+        _H.c.private_b,
+        _H.c.public_a,
+        _H.c.public_b,
+        _H.c.expires_at,
+    )
+)
+_PURGE_HANDSHAKES = Query(delete(_H).where(_H.c.expires_at < bindparam("now")))
 
 
 class HandshakeRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    """SRP handshakes, on the direct path (`vaultapi.db.direct`)."""
 
-    async def add(self, handshake: SRPHandshake) -> None:
-        self.session.add(handshake)
-        await self.session.flush()
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
-    async def take(self, handshake_id: uuid.UUID) -> SRPHandshake | None:
+    async def add(self, **values: Any) -> None:
+        """Insert a handshake: every column of `SRPHandshake`, `id` included."""
+        await self.db.execute(_INSERT_HANDSHAKE, **values)
+
+    async def take(self, handshake_id: uuid.UUID) -> Row | None:
         """Delete and return the handshake: whoever gets it is the only one,
         however many verify requests race for it."""
-        result = await self.session.execute(
-            delete(SRPHandshake).where(col(SRPHandshake.id) == handshake_id).returning(SRPHandshake)
-        )
-        return result.scalar_one_or_none()
+        return await self.db.fetchrow(_TAKE_HANDSHAKE, id=handshake_id)
 
     async def purge_expired(self, now: datetime) -> int:
-        result = await self.session.execute(
-            delete(SRPHandshake).where(col(SRPHandshake.expires_at) < now)
-        )
-        return rowcount(result)
+        return await self.db.execute(_PURGE_HANDSHAKES, now=now)
 
 
 class SessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def add(self, device_session: Session) -> None:
-        self.session.add(device_session)
-        await self.session.flush()
 
     async def live_with_account(
         self, session_id: uuid.UUID, now: datetime
@@ -72,18 +100,6 @@ class SessionRepository:
         )
         return result.scalars().all()
 
-    async def count_live(self, account_id: uuid.UUID, now: datetime) -> int:
-        result = await self.session.execute(
-            select(func.count())
-            .select_from(Session)
-            .where(
-                col(Session.account_id) == account_id,
-                col(Session.revoked_at).is_(None),
-                col(Session.expires_at) > now,
-            )
-        )
-        return int(result.scalar_one())
-
     async def revoke(
         self,
         account_id: uuid.UUID,
@@ -105,26 +121,6 @@ class SessionRepository:
         result = await self.session.execute(statement.values(revoked_at=now, revoke_reason=reason))
         return rowcount(result)
 
-    async def revoke_least_recently_used(
-        self, account_id: uuid.UUID, *, count: int, now: datetime, reason: str
-    ) -> int:
-        oldest = (
-            select(col(Session.id))
-            .where(
-                col(Session.account_id) == account_id,
-                col(Session.revoked_at).is_(None),
-                col(Session.expires_at) > now,
-            )
-            .order_by(col(Session.last_used_at).asc())
-            .limit(count)
-        )
-        result = await self.session.execute(
-            update(Session)
-            .where(col(Session.id).in_(oldest.scalar_subquery()))
-            .values(revoked_at=now, revoke_reason=reason)
-        )
-        return rowcount(result)
-
     async def touch(self, session_id: uuid.UUID, *, now: datetime, ip: str) -> None:
         await self.session.execute(
             update(Session)
@@ -133,45 +129,162 @@ class SessionRepository:
         )
 
 
+_S = sa_table(Session)
+_A = sa_table(Account)
+_LIVE_SESSION = Query(
+    select(_S.c.account_id, _A.c.status, _A.c.role)
+    .join(_A, _A.c.id == _S.c.account_id)
+    .where(
+        _S.c.id == bindparam("session_id"),
+        _S.c.revoked_at.is_(None),
+        _S.c.expires_at > bindparam("now"),
+    )
+)
+
+
+class SessionLookup:
+    """The per-request session check on the direct path (`vaultapi.db.direct`):
+    one statement, no ORM, so that every authenticated read stays cheap while
+    revocation still takes effect on the next request."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def live(self, session_id: uuid.UUID, now: datetime) -> Row | None:
+        """`account_id`, `status` and `role` of the session's account, if the session is live."""
+        return await self.db.fetchrow(_LIVE_SESSION, session_id=session_id, now=now)
+
+
+_INSERT_SESSION = Query(
+    insert(_S).values(
+        {
+            name: bindparam(name)
+            for name in (
+                "id",
+                "account_id",
+                "device_name",
+                "created_ip",
+                "last_ip",
+                "created_at",
+                "last_used_at",
+                "last_auth_at",
+                "expires_at",
+            )
+        }
+    )
+)
+_KEEP_NEWEST = Query(
+    update(_S)
+    .where(
+        _S.c.id.in_(
+            select(_S.c.id)
+            .where(
+                _S.c.account_id == bindparam("owner"),
+                _S.c.revoked_at.is_(None),
+                _S.c.expires_at > bindparam("now"),
+            )
+            .order_by(_S.c.last_used_at.desc(), _S.c.id)
+            .offset(bindparam("keep"))
+            .scalar_subquery()
+        )
+    )
+    .values(revoked_at=bindparam("now"), revoke_reason=bindparam("reason"))
+)
+_REAUTHENTICATED = Query(
+    update(_S)
+    .where(_S.c.id == bindparam("session"), _S.c.account_id == bindparam("owner"))
+    .values(last_auth_at=bindparam("now"), last_used_at=bindparam("now"))
+)
+
+
+class DeviceSessionWrites:
+    """What a login writes to `sessions`, on the direct path (`vaultapi.db.direct`)."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def add(self, **values: Any) -> None:
+        """Insert a session: the columns of `Session` up to `expires_at`, `id` included."""
+        await self.db.execute(_INSERT_SESSION, **values)
+
+    async def keep_newest(
+        self, account_id: uuid.UUID, *, keep: int, now: datetime, reason: str
+    ) -> int:
+        """Revoke the account's live sessions beyond the `keep` most recently
+        used ones (one statement, whatever the count)."""
+        return await self.db.execute(
+            _KEEP_NEWEST, owner=account_id, keep=keep, now=now, reason=reason
+        )
+
+    async def reauthenticated(
+        self, account_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+    ) -> None:
+        """A fresh proof on this session: recent authentication again."""
+        await self.db.execute(
+            _REAUTHENTICATED, session=session_id, owner=account_id, now=now
+        )
+
+
+_R = sa_table(RefreshToken)
+_INSERT_REFRESH = Query(
+    insert(_R).values(
+        token_hash=bindparam("token_hash"),
+        session_id=bindparam("session_id"),
+        created_at=bindparam("now"),
+    )
+)
+_FIND_REFRESH = Query(
+    select(_R.c.session_id, _R.c.rotated_at).where(_R.c.token_hash == bindparam("token_hash"))
+)
+_ROTATE_REFRESH = Query(
+    update(_R)
+    .where(_R.c.token_hash == bindparam("hash"), _R.c.rotated_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+)
+_RETIRE_REFRESH = Query(
+    update(_R)
+    .where(_R.c.session_id == bindparam("session"), _R.c.rotated_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+)
+
+
 class RefreshTokenRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
     async def add(self, token_hash: bytes, session_id: uuid.UUID, now: datetime) -> None:
-        self.session.add(RefreshToken(token_hash=token_hash, session_id=session_id, created_at=now))
-        await self.session.flush()
+        await self.db.execute(
+            _INSERT_REFRESH, token_hash=token_hash, session_id=session_id, now=now
+        )
 
-    async def find(self, token_hash: bytes) -> RefreshToken | None:
-        return await self.session.get(RefreshToken, token_hash)
+    async def find(self, token_hash: bytes) -> Row | None:
+        """`session_id` and `rotated_at` of a stored token."""
+        return await self.db.fetchrow(_FIND_REFRESH, token_hash=token_hash)
 
     async def rotate(self, token_hash: bytes, now: datetime) -> bool:
         """Mark the token used. False when it already was: exactly one of two
         concurrent refreshes with the same token succeeds."""
-        result = await self.session.execute(
-            update(RefreshToken)
-            .where(
-                col(RefreshToken.token_hash) == token_hash,
-                col(RefreshToken.rotated_at).is_(None),
-            )
-            .values(rotated_at=now)
-        )
-        return rowcount(result) == 1
+        return await self.db.execute(_ROTATE_REFRESH, hash=token_hash, now=now) == 1
 
     async def retire_all(self, session_id: uuid.UUID, now: datetime) -> None:
         """Mark every live token of a session used: presenting one later is reuse."""
-        await self.session.execute(
-            update(RefreshToken)
-            .where(
-                col(RefreshToken.session_id) == session_id,
-                col(RefreshToken.rotated_at).is_(None),
-            )
-            .values(rotated_at=now)
-        )
+        await self.db.execute(_RETIRE_REFRESH, session=session_id, now=now)
+
+
+_E = sa_table(AuthEvent)
+_INSERT_EVENT = Query(
+    insert(_E).values(
+        {
+            name: bindparam(name)
+            for name in ("at", "ip", "user_agent", "account_id", "action", "outcome", "reason")
+        }
+    )
+)
 
 
 class AuthEventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
     async def record(
         self,
@@ -182,14 +295,13 @@ class AuthEventRepository:
         reason: str = "",
         account_id: uuid.UUID | None = None,
     ) -> None:
-        self.session.add(
-            AuthEvent(
-                ip=ip,
-                user_agent=user_agent,
-                account_id=account_id,
-                action=action,
-                outcome=outcome,
-                reason=reason,
-            )
+        await self.db.execute(
+            _INSERT_EVENT,
+            at=utcnow(),
+            ip=ip,
+            user_agent=user_agent,
+            account_id=account_id,
+            action=action,
+            outcome=outcome,
+            reason=reason,
         )
-        await self.session.flush()

@@ -2,7 +2,8 @@
 
 One atomic upsert per hit (`INSERT … ON CONFLICT DO UPDATE … RETURNING`,
 which PostgreSQL and SQLite ≥ 3.35 both have): no read-modify-write race,
-so N workers count as one.
+so N workers count as one. Statements run on a `Db` (`vaultapi.db.direct`):
+login is the hot path that uses them.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, literal, select
+from sqlalchemy import BindParameter, Executable, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from vaultapi.db.direct import Db, Query
 from vaultapi.db.models import RateLimitCounter
-from vaultapi.db.repositories import rowcount, sa_table, upsert_insert
+from vaultapi.db.repositories import sa_table
 from vaultapi.db.types import UTCDateTime
+
+_T = sa_table(RateLimitCounter)
 
 
 @dataclass(frozen=True)
@@ -26,84 +28,110 @@ class Counter:
     window_start: datetime
 
 
-class RateLimitRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+def _upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    return postgresql.insert(_T) if dialect == "postgresql" else sqlite.insert(_T)
 
-    def _insert(self) -> postgresql.Insert | sqlite.Insert:
-        return upsert_insert(self.session, RateLimitCounter)
+
+def _when(name: str) -> BindParameter[datetime]:
+    return bindparam(name, type_=UTCDateTime())
+
+
+def _hit(dialect: str) -> Executable:
+    now, expires = _when("now"), _when("expires_at")
+    stale = _T.c.window_start <= _when("stale_before")
+    insert = _upsert(dialect).values(
+        key=bindparam("key"), window_start=now, count=1, expires_at=expires
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "count": case((stale, 1), else_=_T.c.count + 1),
+            "window_start": case((stale, now), else_=_T.c.window_start),
+            "expires_at": expires,
+        },
+    ).returning(_T.c.count, _T.c.window_start)
+
+
+def _streak(dialect: str) -> Executable:
+    now, expires = _when("now"), _when("expires_at")
+    insert = _upsert(dialect).values(
+        key=bindparam("key"), window_start=now, count=1, expires_at=expires
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"count": _T.c.count + 1, "window_start": now, "expires_at": expires},
+    ).returning(_T.c.count, _T.c.window_start)
+
+
+def _lock_two(dialect: str) -> Executable:
+    """Both counters created empty if missing, locked (the no-op DO UPDATE
+    takes the row lock, held until commit) and returned, in one statement.
+    Rows are taken in VALUES order: the caller sorts the keys."""
+    now = _when("now")
+    rows = [
+        {"key": bindparam(f"key{n}"), "window_start": now, "count": 0, "expires_at": now}
+        for n in range(2)
+    ]
+    return (
+        _upsert(dialect)
+        .values(rows)
+        .on_conflict_do_update(index_elements=["key"], set_={"count": _T.c.count})
+        .returning(_T.c.key, _T.c.count, _T.c.window_start, _T.c.expires_at)
+    )
+
+
+_HIT = Query(_hit)
+_STREAK = Query(_streak)
+_LOCK_TWO = Query(_lock_two)
+_GET_TWO = Query(
+    select(_T.c.key, _T.c.count, _T.c.window_start).where(
+        _T.c.key.in_([bindparam("key0"), bindparam("key1")]), _T.c.expires_at > _when("now")
+    )
+)
+_RESET = Query(delete(_T).where(_T.c.key == bindparam("key")))
+_PURGE = Query(delete(_T).where(_T.c.expires_at <= _when("now")))
+
+
+class RateLimitRepository:
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
     async def hit(self, key: str, *, now: datetime, window: timedelta) -> Counter:
         """Count one event; a window older than `window` starts over at 1."""
-        table = sa_table(RateLimitCounter).c
-        stale = table.window_start <= literal(now - window, UTCDateTime())
-        now_value = literal(now, UTCDateTime())
-        insert = self._insert().values(key=key, window_start=now, count=1, expires_at=now + window)
-        statement = insert.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "count": case((stale, 1), else_=table.count + 1),
-                "window_start": case((stale, now_value), else_=table.window_start),
-                "expires_at": literal(now + window, UTCDateTime()),
-            },
-        ).returning(table.count, table.window_start)
-        row = (await self.session.execute(statement)).one()
-        return Counter(count=int(row[0]), window_start=row[1])
+        row = await self.db.fetchrow(
+            _HIT, key=key, now=now, expires_at=now + window, stale_before=now - window
+        )
+        assert row is not None  # noqa: S101 - an upsert with RETURNING answers one row
+        return Counter(count=int(row["count"]), window_start=row["window_start"])
 
     async def streak(self, key: str, *, now: datetime, keep_for: timedelta) -> Counter:
         """Count one event in a streak that never resets by time alone (backoff);
         `window_start` is the time of the latest event."""
-        table = sa_table(RateLimitCounter).c
-        insert = self._insert().values(
-            key=key, window_start=now, count=1, expires_at=now + keep_for
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "count": table.count + 1,
-                "window_start": literal(now, UTCDateTime()),
-                "expires_at": literal(now + keep_for, UTCDateTime()),
-            },
-        ).returning(table.count, table.window_start)
-        row = (await self.session.execute(statement)).one()
-        return Counter(count=int(row[0]), window_start=row[1])
+        row = await self.db.fetchrow(_STREAK, key=key, now=now, expires_at=now + keep_for)
+        assert row is not None  # noqa: S101 - an upsert with RETURNING answers one row
+        return Counter(count=int(row["count"]), window_start=row["window_start"])
 
-    async def lock(self, keys: list[str], *, now: datetime) -> dict[str, Counter]:
-        """Lock the counters for `keys` until the transaction ends, creating
-        empty ones as needed, and return the live ones. Concurrent requests on
-        the same keys wait here, so check-then-count cannot race (PostgreSQL row
-        locks; SQLite's BEGIN IMMEDIATE already serializes writers). Keys are
-        locked in sorted order, so two requests can never deadlock."""
-        keys = sorted(keys)
-        insert = self._insert().values(
-            [{"key": key, "window_start": now, "count": 0, "expires_at": now} for key in keys]
-        )
-        await self.session.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
-        result = await self.session.execute(
-            select(RateLimitCounter)
-            .where(col(RateLimitCounter.key).in_(keys))
-            .order_by(col(RateLimitCounter.key))
-            .with_for_update()
-        )
+    async def lock(self, keys: tuple[str, str], *, now: datetime) -> dict[str, Counter]:
+        """Lock the counters for two distinct `keys` until the transaction ends,
+        creating empty ones as needed, and return the live ones. Concurrent
+        requests on the same keys wait here, so check-then-count cannot race
+        (PostgreSQL row locks; SQLite's BEGIN IMMEDIATE already serializes
+        writers). Keys are locked in sorted order, so two requests can never
+        deadlock."""
+        first, second = sorted(keys)
+        rows = await self.db.fetch(_LOCK_TWO, key0=first, key1=second, now=now)
         return {
-            row.key: Counter(row.count, row.window_start)
-            for row in result.scalars()
-            if row.expires_at > now and row.count > 0
+            row["key"]: Counter(int(row["count"]), row["window_start"])
+            for row in rows
+            if row["expires_at"] > now and row["count"] > 0
         }
 
-    async def get_many(self, keys: list[str], *, now: datetime) -> dict[str, Counter]:
-        result = await self.session.execute(
-            select(RateLimitCounter).where(
-                col(RateLimitCounter.key).in_(keys), col(RateLimitCounter.expires_at) > now
-            )
-        )
-        return {row.key: Counter(row.count, row.window_start) for row in result.scalars()}
+    async def get_many(self, keys: tuple[str, str], *, now: datetime) -> dict[str, Counter]:
+        rows = await self.db.fetch(_GET_TWO, key0=keys[0], key1=keys[1], now=now)
+        return {row["key"]: Counter(int(row["count"]), row["window_start"]) for row in rows}
 
     async def reset(self, key: str) -> None:
-        await self.session.execute(delete(RateLimitCounter).where(col(RateLimitCounter.key) == key))
+        await self.db.execute(_RESET, key=key)
 
     async def purge_expired(self, now: datetime) -> int:
-        result = await self.session.execute(
-            delete(RateLimitCounter).where(col(RateLimitCounter.expires_at) <= now)
-        )
-        return rowcount(result)
+        return await self.db.execute(_PURGE, now=now)

@@ -1,0 +1,174 @@
+"""Server CPU per request measured in-process, without HTTP or sockets.
+
+Runs the real app (lifespan, PostgreSQL on a fresh database, migrations) and
+calls it as an ASGI application directly, sequentially, timing this process's
+CPU (`time.process_time`) around the server side of each request only. No
+load generator shares the measurement, so the figures are repeatable even on a
+busy machine; they leave out uvicorn's HTTP parsing and socket writes, which
+`bench/floor.py` measures (a bare hello-world route under uvicorn).
+
+Also runs on the embedded SQLite database (`--sqlite`), for comparison only:
+the targets are for PostgreSQL.
+
+    .venv/bin/python bench/inprocess.py [--rounds 300] [--sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _support import _admin, print_table
+from tests.support import databases
+
+from vaultapi import client
+from vaultapi.config import Settings
+from vaultapi.crypto import encstring, srp
+from vaultapi.crypto.kdf import MINIMUM_KDF, derive_master_key, derive_subkeys, srp_password
+from vaultapi.main import create_app
+
+EMAIL = "inprocess@example.com"
+PASSWORD = "benchmark password"
+BATCHES = 3
+"""The best batch counts: other load on the machine only ever adds CPU time."""
+
+
+class Timed:
+    """An ASGI app wrapper that adds up the CPU time spent inside the app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.cpu = 0.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.process_time()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.cpu += time.process_time() - started
+
+
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    name = databases.new_database_name("vaultapi_bench_inprocess")
+    asyncio.run(_admin(databases.create_database, name))
+    try:
+        yield databases.with_database(databases.admin_url(), name)
+    finally:
+        asyncio.run(_admin(databases.drop_database, name))
+
+
+async def measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
+    settings = Settings(
+        database_url=url,
+        data_dir=data_dir,
+        database={"auto_migrate": True},
+        abuse={"ip_handshakes_per_window": 10**8, "ip_registrations_per_window": 10**8},
+        log={"level": "WARNING"},
+    )
+    app = create_app(settings)
+    timed = Timed(app)
+    results: dict[str, float] = {}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=timed), base_url="http://bench"
+        ) as http,
+    ):
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        params, salt = await client.prelogin(http, EMAIL)
+        password_p = srp_password(
+            derive_subkeys(derive_master_key(PASSWORD, salt, params)).auth_key
+        )
+        login = await client.login(http, EMAIL, PASSWORD)
+        http.headers.update(login.auth_header)
+        ids = []
+        for _ in range(20):
+            item_id = str(__import__("uuid").uuid4())
+            body = {
+                "id": item_id,
+                "type": "login",
+                "key": encstring.encrypt(login.account_key, b"k" * 32, item_id),
+                "data": encstring.encrypt(b"k" * 32, b"x" * 360, item_id),
+            }
+            (await http.post("/v1/vault/items", json=body)).raise_for_status()
+            ids.append(item_id)
+
+        async def healthz(n: int) -> None:
+            (await http.get("/healthz")).raise_for_status()
+
+        async def get_item(n: int) -> None:
+            (await http.get(f"/v1/vault/items/{ids[n % len(ids)]}")).raise_for_status()
+
+        async def one_login(n: int) -> None:
+            start = srp.client_start()
+            challenge = (
+                await http.post(
+                    "/v1/auth/srp/start", json={"email": EMAIL, "A": srp.encode_int(start.public_A)}
+                )
+            ).json()
+            proof = srp.client_proof(
+                EMAIL,
+                password_p,
+                bytes.fromhex(challenge["srp_salt"]),
+                start,
+                srp.parse_group_element(challenge["B"], name="B"),
+            )
+            verified = await http.post(
+                "/v1/auth/srp/verify",
+                json={"handshake_id": challenge["handshake_id"], "M1": proof.M1.hex()},
+                headers={"Authorization": ""},
+            )
+            verified.raise_for_status()
+            srp.verify_server_proof(proof, bytes.fromhex(json.loads(verified.content)["M2"]))
+
+        for name, action, count in (
+            ("GET /healthz", healthz, rounds),
+            ("GET /v1/vault/items/{id}", get_item, rounds),
+            ("login (srp/start + srp/verify)", one_login, max(20, rounds // 4)),
+        ):
+            for n in range(10):
+                await action(n)  # warm-up: prepared statements, caches
+            batches = []
+            for _ in range(BATCHES):
+                timed.cpu = 0.0
+                for n in range(count):
+                    await action(n)
+                batches.append(timed.cpu / count * 1000)
+            results[name] = min(batches)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--sqlite", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data_dir:
+        if args.sqlite:
+            url = f"sqlite:///{Path(data_dir) / 'bench.sqlite3'}"
+            results = asyncio.run(measure(url, args.rounds, data_dir))
+        else:
+            with fresh_postgres() as url:
+                results = asyncio.run(measure(url, args.rounds, data_dir))
+    database = "SQLite" if args.sqlite else "PostgreSQL"
+    print_table(
+        f"In-process server CPU per request, best of {BATCHES} batches ({database}, "
+        "ASGI called directly, no HTTP)",
+        [(name, f"{ms:.3f} ms", "-", "-") for name, ms in results.items()],
+    )
+
+
+if __name__ == "__main__":
+    main()
