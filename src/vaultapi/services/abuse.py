@@ -52,6 +52,9 @@ class AbuseGuard:
         self.settings = settings
         self.server_secret = server_secret
         self.window = timedelta(seconds=settings.window_seconds)
+        self._no_streak: set[str] = set()
+        """Identity keys seen at zero by `lock_and_check` (and locked since):
+        a success has no streak to clear, and spares the statement."""
 
     def _identity_key(self, identity: str) -> str:
         digest = hmac.new(
@@ -103,17 +106,27 @@ class AbuseGuard:
         Concurrent guesses therefore count one after the other. Returns the
         time after the wait, which is the time the attempt counts at."""
         identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
-        live = await self.counters.lock((identity_key, ip_key), now=now)
+        locked = await self.counters.lock((identity_key, ip_key), now=now)
+        if locked[identity_key].count == 0:
+            self._no_streak.add(identity_key)
+        live = {
+            key: counter
+            for key, counter in locked.items()
+            if counter.count > 0 and counter.expires_at is not None and counter.expires_at > now
+        }
         now = utcnow()
         self._check(live.get(identity_key), live.get(ip_key), now)
         return now
 
     async def record_failure(self, identity: str, ip: str, now: datetime) -> None:
+        self._no_streak.discard(self._identity_key(identity))
         await self.counters.streak(self._identity_key(identity), now=now, keep_for=STREAK_MEMORY)
         await self.counters.hit(self._ip_key(ip), now=now, window=self.window)
 
     async def record_success(self, identity: str) -> None:
-        await self.counters.reset(self._identity_key(identity))
+        key = self._identity_key(identity)
+        if key not in self._no_streak:
+            await self.counters.reset(key)
 
     async def count_handshake_start(self, ip: str, now: datetime) -> None:
         await self._count(f"ip-start:{ip_bucket(ip)}", self.settings.ip_handshakes_per_window, now)

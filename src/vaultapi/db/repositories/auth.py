@@ -220,9 +220,7 @@ class DeviceSessionWrites:
         self, account_id: uuid.UUID, session_id: uuid.UUID, now: datetime
     ) -> None:
         """A fresh proof on this session: recent authentication again."""
-        await self.db.execute(
-            _REAUTHENTICATED, session=session_id, owner=account_id, now=now
-        )
+        await self.db.execute(_REAUTHENTICATED, session=session_id, owner=account_id, now=now)
 
 
 _R = sa_table(RefreshToken)

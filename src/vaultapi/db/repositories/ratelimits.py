@@ -26,6 +26,7 @@ _T = sa_table(RateLimitCounter)
 class Counter:
     count: int
     window_start: datetime
+    expires_at: datetime | None = None
 
 
 def _upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
@@ -113,7 +114,8 @@ class RateLimitRepository:
 
     async def lock(self, keys: tuple[str, str], *, now: datetime) -> dict[str, Counter]:
         """Lock the counters for two distinct `keys` until the transaction ends,
-        creating empty ones as needed, and return the live ones. Concurrent
+        creating empty ones as needed, and return both (live or not: see
+        `count` and `expires_at`). Concurrent
         requests on the same keys wait here, so check-then-count cannot race
         (PostgreSQL row locks; SQLite's BEGIN IMMEDIATE already serializes
         writers). Keys are locked in sorted order, so two requests can never
@@ -121,9 +123,8 @@ class RateLimitRepository:
         first, second = sorted(keys)
         rows = await self.db.fetch(_LOCK_TWO, key0=first, key1=second, now=now)
         return {
-            row["key"]: Counter(int(row["count"]), row["window_start"])
+            row["key"]: Counter(int(row["count"]), row["window_start"], row["expires_at"])
             for row in rows
-            if row["expires_at"] > now and row["count"] > 0
         }
 
     async def get_many(self, keys: tuple[str, str], *, now: datetime) -> dict[str, Counter]:
