@@ -18,7 +18,8 @@ from pydantic import TypeAdapter
 from vaultapi.api.deps import CurrentDep, ReaderDep, ReadingCallerDep, SessionDep, SettingsDep
 from vaultapi.api.presenters import account_kdf
 from vaultapi.api.responses import problem_responses
-from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
+from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion
+from vaultapi.db.repositories.vault import VaultReader
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
     AccountDisabled,
@@ -34,7 +35,7 @@ from vaultapi.errors import (
     ValidationFailed,
 )
 from vaultapi.schemas import vault as schemas
-from vaultapi.services.vault import VaultService, read_item
+from vaultapi.services.vault import VaultService, read_item, read_sync
 
 router = APIRouter(prefix="/vault", tags=["vault"])
 
@@ -111,12 +112,6 @@ def version_out(version: VaultItemVersion) -> schemas.ItemVersion:
         favorite=version.favorite,
         replaced_at=version.replaced_at,
     )
-
-
-def tombstone_out(tombstone: VaultTombstone) -> schemas.Tombstone:
-    if tombstone.kind == "folder":
-        return schemas.Tombstone(id=tombstone.object_id, kind="folder")
-    return schemas.Tombstone(id=tombstone.object_id, kind="item")
 
 
 WRITE_ERRORS = (*AUTH, NotFound, InvalidCiphertext, ValidationFailed)
@@ -331,7 +326,7 @@ async def import_vault(body: schemas.ImportRequest, vault: VaultDep) -> schemas.
 )
 async def export_vault(vault: VaultDep, current: CurrentDep) -> schemas.Export:
     result = await vault.sync(None)
-    items = [schemas.Item.model_validate(row) for row in result.items]
+    items = [schemas.Item.model_validate(dict(row)) for row in result.items]
     account = current.account
     return schemas.Export(
         exported_at=utcnow(),
@@ -341,7 +336,7 @@ async def export_vault(vault: VaultDep, current: CurrentDep) -> schemas.Export:
             kdf=account_kdf(account),
             protected_account_key=account.protected_account_key,
         ),
-        folders=[folder_out(f) for f in result.folders],
+        folders=[schemas.Folder.model_validate(dict(f)) for f in result.folders],
         items=items,
     )
 
@@ -360,24 +355,26 @@ async def export_vault(vault: VaultDep, current: CurrentDep) -> schemas.Export:
     },
 )
 async def sync(
-    vault: VaultDep,
-    response: Response,
+    caller: ReadingCallerDep,
+    db: ReaderDep,
     since: Annotated[
         int | None, Query(ge=0, description="The `revision` of the previous sync")
     ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> schemas.Sync | Response:
+    # A hot path too (every client polls it): direct database access, no ORM.
+    reader = VaultReader(db)
     if if_none_match is not None:  # only a conditional poll needs the revision up front
-        etag = f'"{await vault.revision()}"'
+        etag = f'"{await reader.revision(caller.account_id)}"'
         if etag in [tag.strip() for tag in if_none_match.split(",")]:
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    result = await vault.sync(since)
+    result = await read_sync(reader, caller.account_id, since)
     body = {
         "revision": result.revision,
         "full": result.full,
-        "items": result.items,
-        "folders": [folder_out(folder) for folder in result.folders],
-        "tombstones": [tombstone_out(t) for t in result.tombstones],
+        "items": [dict(row) for row in result.items],
+        "folders": [dict(row) for row in result.folders],
+        "tombstones": [dict(row) for row in result.tombstones],
     }
     # Validated and serialized once, in pydantic-core, straight to bytes: the
     # default path would build a model per item and then validate them again.

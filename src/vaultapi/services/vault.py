@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vaultapi.config import VaultSettings
 from vaultapi.crypto import CryptoError, encstring
 from vaultapi.db.direct import Db, Row
-from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
+from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion
 from vaultapi.db.repositories.vault import VaultReader, VaultRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
@@ -38,12 +38,14 @@ ITEM_KEY_MAX = 256
 
 @dataclass(frozen=True)
 class SyncResult:
+    """Rows as mappings with the fields of `schemas.Item`, `schemas.Folder`
+    and `schemas.Tombstone`."""
+
     revision: int
     full: bool
-    items: list[dict[str, Any]]
-    """Rows as mappings with the fields of `schemas.Item`."""
-    folders: list[VaultFolder]
-    tombstones: list[VaultTombstone]
+    items: Sequence[Row]
+    folders: Sequence[Row]
+    tombstones: Sequence[Row]
 
 
 def _check(name: str, value: str, max_length: int) -> None:
@@ -60,6 +62,19 @@ def _stale(kind: str, current: int) -> StaleRevision:
     )
 
 
+async def read_sync(reader: VaultReader, owner: uuid.UUID, since: int | None) -> SyncResult:
+    """Everything changed after `since` (or everything). The revision is
+    read first: a change committing meanwhile is either in this answer or
+    after the returned cursor, never lost."""
+    revision = await reader.revision(owner)
+    full = since is None or since > revision  # a cursor from the future: start over
+    cursor = None if full else since
+    items = await reader.changed_items(owner, cursor)
+    folders = await reader.changed_folders(owner, cursor)
+    tombstones = [] if cursor is None else await reader.tombstones(owner, cursor)
+    return SyncResult(revision, full, items, folders, tombstones)
+
+
 async def read_item(db: Db, owner: uuid.UUID, item_id: uuid.UUID) -> Row:
     """One item of `owner`'s vault, on the direct path (`GET /items/{id}`)."""
     row = await VaultReader(db).item(owner, item_id)
@@ -71,6 +86,7 @@ async def read_item(db: Db, owner: uuid.UUID, item_id: uuid.UUID) -> Row:
 class VaultService:
     def __init__(self, session: AsyncSession, settings: VaultSettings, owner: uuid.UUID) -> None:
         self.repo = VaultRepository(session)
+        self.reader = VaultReader(Db.of_session(session))
         self.settings = settings
         self.owner = owner
 
@@ -326,16 +342,5 @@ class VaultService:
     # -- sync -------------------------------------------------------------------
 
     async def sync(self, since: int | None) -> SyncResult:
-        """Everything changed after `since` (or everything). The revision is
-        read first: a change committing meanwhile is either in this answer or
-        after the returned cursor, never lost."""
-        revision = await self.repo.revision(self.owner)
-        full = since is None or since > revision  # a cursor from the future: start over
-        cursor = None if full else since
-        items = await self.repo.changed_item_rows(self.owner, cursor)
-        folders = list(await self.repo.changed_folders(self.owner, cursor))
-        tombstones = [] if cursor is None else list(await self.repo.tombstones(self.owner, cursor))
-        return SyncResult(revision, full, items, folders, tombstones)
-
-    async def revision(self) -> int:
-        return await self.repo.revision(self.owner)
+        """`read_sync` in this request's ORM transaction (the export)."""
+        return await read_sync(self.reader, self.owner, since)

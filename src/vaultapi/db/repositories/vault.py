@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -30,23 +30,58 @@ ITEM_COLUMNS = (
 )
 """The columns of `schemas.Item`."""
 
-_ITEM_BY_ID = Query(
-    select(*(sa_table(VaultItem).c[name] for name in ITEM_COLUMNS)).where(
-        sa_table(VaultItem).c.account_id == bindparam("owner"),
-        sa_table(VaultItem).c.id == bindparam("item_id"),
+FOLDER_COLUMNS = ("id", "name", "revision", "created_at", "updated_at")
+"""The columns of `schemas.Folder`."""
+
+_I = sa_table(VaultItem)
+_F = sa_table(VaultFolder)
+_V = sa_table(Vault)
+_TS = sa_table(VaultTombstone)
+_OWNER: BindParameter[uuid.UUID] = bindparam("owner")
+_SINCE: BindParameter[int] = bindparam("since")
+_ITEMS = select(*(_I.c[name] for name in ITEM_COLUMNS)).where(_I.c.account_id == _OWNER)
+_FOLDERS = select(*(_F.c[name] for name in FOLDER_COLUMNS)).where(_F.c.account_id == _OWNER)
+_ITEM_BY_ID = Query(_ITEMS.where(_I.c.id == bindparam("item_id")))
+_REVISION = Query(select(_V.c.revision).where(_V.c.account_id == _OWNER))
+_ALL_ITEMS = Query(_ITEMS.order_by(_I.c.id))
+_ITEMS_SINCE = Query(_ITEMS.where(_I.c.changed_in > _SINCE).order_by(_I.c.id))
+_ALL_FOLDERS = Query(_FOLDERS.order_by(_F.c.id))
+_FOLDERS_SINCE = Query(_FOLDERS.where(_F.c.changed_in > _SINCE).order_by(_F.c.id))
+_TOMBSTONES_SINCE = Query(
+    select(_TS.c.object_id.label("id"), _TS.c.kind).where(
+        _TS.c.account_id == _OWNER, _TS.c.changed_in > _SINCE
     )
 )
 
 
 class VaultReader:
-    """Item reads on the direct path (`vaultapi.db.direct`): the hottest
-    route of all, as one prepared statement without ORM objects."""
+    """The vault's hot reads (one item, sync) as prepared statements without
+    ORM objects, on a `Db` (`vaultapi.db.direct`). Rows are mappings with the
+    fields of `schemas.Item`, `schemas.Folder` and `schemas.Tombstone`."""
 
     def __init__(self, db: Db) -> None:
         self.db = db
 
     async def item(self, owner: uuid.UUID, item_id: uuid.UUID) -> Row | None:
         return await self.db.fetchrow(_ITEM_BY_ID, owner=owner, item_id=item_id)
+
+    async def revision(self, owner: uuid.UUID) -> int:
+        row = await self.db.fetchrow(_REVISION, owner=owner)
+        return int(row["revision"]) if row else 0
+
+    async def changed_items(self, owner: uuid.UUID, since: int | None) -> Sequence[Row]:
+        """Items changed after `since` (all with None), by id."""
+        if since is None:
+            return await self.db.fetch(_ALL_ITEMS, owner=owner)
+        return await self.db.fetch(_ITEMS_SINCE, owner=owner, since=since)
+
+    async def changed_folders(self, owner: uuid.UUID, since: int | None) -> Sequence[Row]:
+        if since is None:
+            return await self.db.fetch(_ALL_FOLDERS, owner=owner)
+        return await self.db.fetch(_FOLDERS_SINCE, owner=owner, since=since)
+
+    async def tombstones(self, owner: uuid.UUID, since: int) -> Sequence[Row]:
+        return await self.db.fetch(_TOMBSTONES_SINCE, owner=owner, since=since)
 
 
 class VaultRepository:
@@ -66,12 +101,6 @@ class VaultRepository:
             index_elements=["account_id"], set_={"revision": col(Vault.revision) + 1}
         ).returning(col(Vault.revision))
         return int((await self.session.execute(statement)).scalar_one())
-
-    async def revision(self, owner: uuid.UUID) -> int:
-        result = await self.session.execute(
-            select(col(Vault.revision)).where(col(Vault.account_id) == owner)
-        )
-        return int(result.scalar_one_or_none() or 0)
 
     # -- items ------------------------------------------------------------------
 
@@ -139,18 +168,6 @@ class VaultRepository:
             )
         )
         return rowcount(result) == 1
-
-    async def changed_item_rows(self, owner: uuid.UUID, since: int | None) -> list[dict[str, Any]]:
-        """Items changed after `since` (all with None), as plain mappings: a
-        full sync of tens of thousands of items should not build an ORM object
-        for each."""
-        table = sa_table(VaultItem)
-        columns = [table.c[name] for name in ITEM_COLUMNS]
-        statement = select(*columns).where(table.c.account_id == owner)
-        if since is not None:
-            statement = statement.where(table.c.changed_in > since)
-        result = await self.session.execute(statement.order_by(table.c.id))
-        return [dict(row) for row in result.mappings()]
 
     async def unfile(self, owner: uuid.UUID, folder_id: uuid.UUID, changed_in: int) -> int:
         """Move a folder's items to no folder (each a change that syncs)."""
@@ -261,11 +278,3 @@ class VaultRepository:
                 col(VaultTombstone.object_id).in_(object_ids),
             )
         )
-
-    async def tombstones(self, owner: uuid.UUID, since: int) -> Sequence[VaultTombstone]:
-        result = await self.session.execute(
-            select(VaultTombstone).where(
-                col(VaultTombstone.account_id) == owner, col(VaultTombstone.changed_in) > since
-            )
-        )
-        return result.scalars().all()
