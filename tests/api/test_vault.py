@@ -466,3 +466,71 @@ async def test_an_id_reimported_after_a_purge_is_alive_on_other_devices(
     delta = (await http.get("/v1/vault/sync", params={"since": cursor})).json()
     assert delta["tombstones"] == []  # a device must not drop the re-imported item
     assert [i["id"] for i in delta["items"]] == [body["id"]]
+
+
+async def test_the_direct_reads_check_the_session_on_every_request(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    """Item read and sync run on the direct path (no ORM session): they still
+    refuse a revoked session, a disabled account, and a token whose session
+    belongs to another account, on the very next request."""
+    from sqlalchemy import update
+
+    from tests.api.conftest import runtime_of
+    from vaultapi.db.models import Account as AccountRow
+
+    phone = await client.login(client_http, EMAIL, PASSWORD)
+    laptop = await client.login(client_http, EMAIL, PASSWORD)
+    created = await client_http.post("/v1/vault/items", json=item_body(), headers=phone.auth_header)
+    path = f"/v1/vault/items/{created.json()['id']}"
+    for login in (phone, laptop):
+        assert (await client_http.get(path, headers=login.auth_header)).status_code == 200
+        assert (await client_http.get("/v1/vault/sync", headers=login.auth_header)).is_success
+
+    revoked = await client_http.delete(
+        f"/v1/account/sessions/{phone.session_id}", headers=laptop.auth_header
+    )
+    assert revoked.status_code == 204
+    for route in (path, "/v1/vault/sync"):
+        refused = await client_http.get(route, headers=phone.auth_header)
+        assert (refused.status_code, refused.json()["code"]) == (401, "invalid_token")
+
+    async with runtime_of(client_http).sessionmaker() as session:
+        await session.execute(update(AccountRow).values(status="disabled"))
+        await session.commit()
+    for route in (path, "/v1/vault/sync"):
+        refused = await client_http.get(route, headers=laptop.auth_header)
+        assert (refused.status_code, refused.json()["code"]) == (403, "account_disabled")
+
+
+async def test_a_token_naming_another_accounts_session_reads_nothing(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    """A (validly signed) token whose `sid` is a live session of another
+    account is refused, even for an item of the session's account."""
+    from datetime import timedelta
+
+    from tests.api.conftest import runtime_of
+    from vaultapi.crypto.tokens import issue_access_token
+    from vaultapi.db.types import utcnow
+
+    alice_login = await client.login(client_http, EMAIL, PASSWORD)
+    created = await client_http.post(
+        "/v1/vault/items", json=item_body(), headers=alice_login.auth_header
+    )
+    await client.register(client_http, "mallory@example.com", PASSWORD, kdf=MINIMUM_KDF)
+    mallory = await client.login(client_http, "mallory@example.com", PASSWORD)
+    forged, _ = issue_access_token(
+        runtime_of(client_http).token_keys,
+        account_id=mallory.account_id,
+        session_id=alice_login.session_id,
+        role="user",
+        issuer="vaultapi",
+        audience="vaultapi",
+        ttl=timedelta(minutes=5),
+        now=utcnow(),
+    )
+    refused = await client_http.get(
+        f"/v1/vault/items/{created.json()['id']}", headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (401, "invalid_token")

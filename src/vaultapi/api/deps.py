@@ -172,6 +172,16 @@ def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
+async def get_bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The access token sent, unchecked (for routes that check it themselves)."""
+    return _bearer_token(credentials)
+
+
+BearerTokenDep = Annotated[str, Depends(get_bearer_token)]
+
+
 async def get_reading_caller(
     db: ReaderDep,
     runtime: RuntimeDep,

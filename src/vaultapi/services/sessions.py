@@ -77,14 +77,15 @@ class Caller:
     role: str
 
 
-def _claims(runtime: Runtime, access_token: str) -> AccessClaims:
+def token_claims(runtime: Runtime, access_token: str) -> AccessClaims:
+    """The claims of a valid access token; `InvalidToken` otherwise."""
     try:
         return runtime.verified_tokens.verify(access_token, utcnow())
     except TokenError as exc:
         raise InvalidToken(str(exc).capitalize(), headers=_BEARER_CHALLENGE) from exc
 
 
-def _check_live(claims: AccessClaims, account_id: uuid.UUID | None, status: str) -> None:
+def check_live(claims: AccessClaims, account_id: uuid.UUID | None, status: str) -> None:
     """The session must be live and belong to the token's account, and the
     account must be active (the same answers on both paths)."""
     if account_id != claims.account_id:
@@ -95,9 +96,9 @@ def _check_live(claims: AccessClaims, account_id: uuid.UUID | None, status: str)
 
 async def authenticate_direct(db: Db, runtime: Runtime, access_token: str) -> Caller:
     """`SessionService.authenticate` in one direct statement, for hot routes."""
-    claims = _claims(runtime, access_token)
+    claims = token_claims(runtime, access_token)
     found = await SessionLookup(db).live(claims.session_id, utcnow())
-    _check_live(claims, found["account_id"] if found else None, found["status"] if found else "")
+    check_live(claims, found["account_id"] if found else None, found["status"] if found else "")
     role: str = found["role"] if found else ""
     return Caller(account_id=claims.account_id, session_id=claims.session_id, role=role)
 
@@ -192,13 +193,13 @@ class SessionService:
         self.events = AuthEventRepository(direct)
 
     async def authenticate(self, access_token: str) -> CurrentSession:
-        claims = _claims(self.runtime, access_token)
+        claims = token_claims(self.runtime, access_token)
         found = await self.sessions.live_with_account(claims.session_id, utcnow())
         if found is None:
-            _check_live(claims, None, "")  # raises: no live session
+            check_live(claims, None, "")  # raises: no live session
             raise AssertionError("unreachable")
         device_session, account = found
-        _check_live(claims, account.id, account.status)
+        check_live(claims, account.id, account.status)
         return CurrentSession(account=account, session=device_session)
 
     async def refresh(self, token: str) -> IssuedTokens:

@@ -31,7 +31,9 @@ from vaultapi.errors import (
     NotFound,
     StaleRevision,
 )
+from vaultapi.runtime import Runtime
 from vaultapi.schemas import vault as schemas
+from vaultapi.services.sessions import check_live, token_claims
 
 ITEM_KEY_MAX = 256
 
@@ -75,10 +77,18 @@ async def read_sync(reader: VaultReader, owner: uuid.UUID, since: int | None) ->
     return SyncResult(revision, full, items, folders, tombstones)
 
 
-async def read_item(db: Db, owner: uuid.UUID, item_id: uuid.UUID) -> Row:
-    """One item of `owner`'s vault, on the direct path (`GET /items/{id}`)."""
-    row = await VaultReader(db).item(owner, item_id)
-    if row is None:
+async def read_item(db: Db, runtime: Runtime, access_token: str, item_id: uuid.UUID) -> Row:
+    """`GET /items/{id}`: the caller is authenticated exactly like `CurrentDep`
+    (token, live session, active account), and the item read from the
+    caller's own vault, in one direct statement. Returns the item's row."""
+    claims = token_claims(runtime, access_token)
+    row = await VaultReader(db).item_in_session(claims.session_id, item_id, utcnow())
+    check_live(
+        claims,
+        row["session_account_id"] if row else None,
+        row["account_status"] if row else "",
+    )
+    if row is None or row["id"] is None:
         raise NotFound("No such item in this vault")
     return row
 

@@ -7,13 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from vaultapi.db.direct import Db, Query, Row
-from vaultapi.db.models import Vault, VaultFolder, VaultItem, VaultItemVersion, VaultTombstone
+from vaultapi.db.models import (
+    Account,
+    Session,
+    Vault,
+    VaultFolder,
+    VaultItem,
+    VaultItemVersion,
+    VaultTombstone,
+)
 from vaultapi.db.repositories import rowcount, sa_table, upsert_insert
 
 ITEM_COLUMNS = (
@@ -41,7 +49,25 @@ _OWNER: BindParameter[uuid.UUID] = bindparam("owner")
 _SINCE: BindParameter[int] = bindparam("since")
 _ITEMS = select(*(_I.c[name] for name in ITEM_COLUMNS)).where(_I.c.account_id == _OWNER)
 _FOLDERS = select(*(_F.c[name] for name in FOLDER_COLUMNS)).where(_F.c.account_id == _OWNER)
-_ITEM_BY_ID = Query(_ITEMS.where(_I.c.id == bindparam("item_id")))
+_S = sa_table(Session)
+_A = sa_table(Account)
+_ITEM_IN_SESSION = Query(
+    select(
+        _S.c.account_id.label("session_account_id"),
+        _A.c.status.label("account_status"),
+        *(_I.c[name] for name in ITEM_COLUMNS),
+    )
+    .select_from(
+        _S.join(_A, _A.c.id == _S.c.account_id).outerjoin(
+            _I, and_(_I.c.account_id == _S.c.account_id, _I.c.id == bindparam("item_id"))
+        )
+    )
+    .where(
+        _S.c.id == bindparam("session_id"),
+        _S.c.revoked_at.is_(None),
+        _S.c.expires_at > bindparam("now"),
+    )
+)
 _REVISION = Query(select(_V.c.revision).where(_V.c.account_id == _OWNER))
 _ALL_ITEMS = Query(_ITEMS.order_by(_I.c.id))
 _ITEMS_SINCE = Query(_ITEMS.where(_I.c.changed_in > _SINCE).order_by(_I.c.id))
@@ -62,8 +88,18 @@ class VaultReader:
     def __init__(self, db: Db) -> None:
         self.db = db
 
-    async def item(self, owner: uuid.UUID, item_id: uuid.UUID) -> Row | None:
-        return await self.db.fetchrow(_ITEM_BY_ID, owner=owner, item_id=item_id)
+    async def item_in_session(
+        self, session_id: uuid.UUID, item_id: uuid.UUID, now: datetime
+    ) -> Row | None:
+        """The hottest read, the session check included, in one statement: if
+        the session is live, its account (`session_account_id`,
+        `account_status`) with the item `item_id` *of that account* (item
+        columns None when it has none); None when the session is not live.
+        The caller must compare `session_account_id` with the token's subject
+        before using the item."""
+        return await self.db.fetchrow(
+            _ITEM_IN_SESSION, session_id=session_id, item_id=item_id, now=now
+        )
 
     async def revision(self, owner: uuid.UUID) -> int:
         row = await self.db.fetchrow(_REVISION, owner=owner)
