@@ -58,6 +58,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, hsts_max_age_seconds: int) -> None:
         self.app = app
         self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains"
+        # Encoded once: every response gets them (a per-request cost otherwise).
+        self._headers = _raw_headers(self._security_headers({"scheme": "http"}))
+        self._tls_headers = _raw_headers(self._security_headers({"scheme": "https"}))
 
     def _security_headers(self, scope: Scope) -> Iterable[tuple[str, str]]:
         yield "X-Content-Type-Options", "nosniff"
@@ -91,9 +94,11 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
-                for name, value in self._security_headers(scope):
-                    if name not in headers:
-                        headers[name] = value
+                present = {name for name, _ in headers.raw}
+                secure = scope.get("scheme") == "https"
+                for name, value in self._tls_headers if secure else self._headers:
+                    if name not in present:
+                        headers.raw.append((name, value))
             await send(message)
 
         try:
@@ -128,6 +133,10 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+def _raw_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
 class BodySizeLimitMiddleware:
     """Refuse bodies over `max_body_bytes` without reading them whole.
 
@@ -151,11 +160,13 @@ class BodySizeLimitMiddleware:
             return
         request_id = scope.get("state", {}).get("request_id")
         limit = self.per_path.get(scope["path"], self.default_limit)
-        too_large = PayloadTooLarge(
-            f"The request body exceeds the limit of {limit} bytes",
-            extra={"max_body_bytes": limit},
-            headers={"Connection": "close"},
-        )
+
+        def too_large() -> PayloadTooLarge:
+            return PayloadTooLarge(
+                f"The request body exceeds the limit of {limit} bytes",
+                extra={"max_body_bytes": limit},
+                headers={"Connection": "close"},
+            )
 
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
@@ -171,7 +182,7 @@ class BodySizeLimitMiddleware:
                 return
             if int(declared) > limit:
                 response = problem_response(
-                    too_large, instance=scope["path"], request_id=request_id
+                    too_large(), instance=scope["path"], request_id=request_id
                 )
                 await response(scope, receive, send)
                 return
@@ -184,13 +195,13 @@ class BodySizeLimitMiddleware:
         async def limited_receive() -> Message:
             nonlocal received, exceeded
             if exceeded:
-                raise too_large
+                raise too_large()
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     exceeded = True
-                    raise too_large
+                    raise too_large()
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -202,11 +213,11 @@ class BodySizeLimitMiddleware:
             if app_started:
                 # The app answered before reading the whole body; a second
                 # response cannot follow. Abort: the server drops the connection.
-                raise too_large
+                raise too_large()
             if message["type"] == "http.response.start" and not replaced:
                 replaced = True
                 response = problem_response(
-                    too_large, instance=scope["path"], request_id=request_id
+                    too_large(), instance=scope["path"], request_id=request_id
                 )
                 await response(scope, receive, send)
             # drop the application's own response to the oversized request
