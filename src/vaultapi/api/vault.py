@@ -26,6 +26,7 @@ from vaultapi.api.deps import (
 )
 from vaultapi.api.presenters import account_kdf
 from vaultapi.api.responses import problem_responses
+from vaultapi.db.direct import Db
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion
 from vaultapi.db.repositories.vault import ITEM_COLUMNS, VaultReader
 from vaultapi.db.types import utcnow
@@ -174,12 +175,12 @@ async def create_item(
     response_model=schemas.Item,
     responses=problem_responses(*AUTH, NotFound, ValidationFailed),
 )
-async def get_item(
-    item_id: uuid.UUID, token: BearerTokenDep, db: ReaderDep, runtime: RuntimeDep
-) -> Response:
-    # The hottest route: one direct statement (no ORM session, no transaction)
+async def get_item(item_id: uuid.UUID, token: BearerTokenDep, runtime: RuntimeDep) -> Response:
+    # The hottest route: one direct statement (no ORM session, no transaction;
+    # the connection held by a `with`, cheaper than a generator dependency)
     # and the row validated and serialized once, in pydantic-core.
-    row = await read_item(db, runtime, token, item_id)
+    async with Db.reading(runtime.engine) as db:
+        row = await read_item(db, runtime, token, item_id)
     item = {name: row[name] for name in ITEM_COLUMNS}
     return Response(
         _ITEM.dump_json(_ITEM.validate_python(item)),

@@ -25,7 +25,8 @@ both databases: UUIDs, aware UTC datetimes, bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import asyncpg
@@ -90,6 +91,16 @@ class Db:
         self._connection: AsyncConnection | None = None
         self._asyncpg: asyncpg.Connection | None = None
         self._transaction: Any = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def reading(cls, engine: AsyncEngine) -> AsyncIterator[Db]:
+        """A read-only `Db` for the length of a `with` block."""
+        db = cls(engine, write=False)
+        try:
+            yield db
+        finally:
+            await db.close(commit=False)
 
     @classmethod
     def of_session(cls, session: AsyncSession) -> Db:
