@@ -28,8 +28,13 @@ class Environment(StrEnum):
 
 
 class DatabaseSettings(BaseModel):
-    pool_size: Annotated[int, Field(ge=1, le=200)] = 10
-    max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
+    pool_size: Annotated[int, Field(ge=1, le=200)] = 20
+    max_overflow: Annotated[int, Field(ge=0, le=200)] = 0
+    """Connections beyond `pool_size` are opened for a burst and closed as soon
+    as they are given back: under sustained load that is a new connection (TLS
+    handshake, statements prepared again) per request or so. Measured with 64
+    concurrent clients on 2 workers: 10 + 10 overflow gave ~1,200 item reads/s,
+    20 + 0 (the same 20 connections at most) ~2,600. So the default keeps them all."""
     pool_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
     """How long a request waits for a pooled connection before it gets a 503."""
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
