@@ -233,6 +233,27 @@ async def test_a_database_outage_is_a_503_problem_not_a_500(
     assert "127.0.0.1" not in ready.text
 
 
+@pytest.mark.parametrize("outage", ["refused", "no_such_database"])
+async def test_the_direct_database_paths_answer_an_outage_with_503_too(
+    make_postgresql_client: ClientFactory, outage: str
+) -> None:
+    """Login and prelogin bypass the ORM session (`vaultapi.db.direct`): an
+    unreachable database is still a 503 problem there, for reads and writes."""
+    from vaultapi.crypto import srp
+
+    public_a = srp.encode_int(srp.client_start().public_A)
+    async with make_postgresql_client(
+        database_url=outage_urls()[outage], database={"connect_timeout_seconds": 1}
+    ) as client:
+        prelogin = await client.post("/v1/auth/prelogin", json={"email": "a@example.com"})
+        start = await client.post(
+            "/v1/auth/srp/start", json={"email": "a@example.com", "A": public_a}
+        )
+    for response in (prelogin, start):
+        body = assert_problem(response, 503, "database_unavailable")
+        assert body["detail"] == "The database cannot be reached; retry later"
+
+
 async def test_a_bug_in_our_sql_is_a_500_and_its_parameters_are_not_logged(
     make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

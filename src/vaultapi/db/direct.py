@@ -91,6 +91,7 @@ class Db:
         self._connection: AsyncConnection | None = None
         self._asyncpg: asyncpg.Connection | None = None
         self._transaction: Any = None
+        self._broken = False
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -155,27 +156,40 @@ class Db:
         return int((await self._through_sqlalchemy(query, params)).rowcount or 0)
 
     async def close(self, *, commit: bool) -> None:
-        """End the transaction (commit or roll back) and give the connection back."""
-        connection, self._connection = self._connection, None
+        """End the transaction (commit or roll back) and give the connection
+        back; a connection left in an unknown state is discarded instead."""
+        connection = self._connection
         if connection is None:
             return
         try:
             if self._transaction is not None:
                 transaction, self._transaction = self._transaction, None
-                if commit:
-                    await self._guarded(transaction.commit())
-                else:
-                    await self._guarded(transaction.rollback())
+                end = transaction.commit() if commit else transaction.rollback()
+                await self._guarded(end)
             elif self._asyncpg is None and connection.in_transaction():
                 await (connection.commit() if commit and self.write else connection.rollback())
         finally:
-            self._asyncpg = None
+            self._connection = self._asyncpg = None
+            if self._broken:
+                await connection.invalidate()
             await connection.close()
 
     async def _guarded(self, operation: Any) -> Any:
+        """Await an asyncpg operation. An error of PostgreSQL's own leaves the
+        connection usable (a rollback follows); anything else (lost
+        connection, timeout, cancellation) may leave it mid-protocol, so it
+        is not given back to the pool. Outages become `DatabaseUnreachable`
+        (503)."""
         try:
             return await operation
+        except asyncpg.PostgresError as exc:
+            if isinstance(exc, asyncpg.PostgresConnectionError):
+                self._broken = True
+                raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
+            raise
         except _OUTAGES as exc:
-            if self._connection is not None:
-                await self._connection.invalidate()
+            self._broken = True
             raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            self._broken = True
+            raise
