@@ -82,7 +82,9 @@ async def read_item(db: Db, runtime: Runtime, access_token: str, item_id: uuid.U
     (token, live session, active account), and the item read from the
     caller's own vault, in one direct statement. Returns the item's row."""
     claims = token_claims(runtime, access_token)
-    row = await VaultReader(db).item_in_session(claims.session_id, item_id, utcnow())
+    row = await VaultReader(db).item_in_session(
+        claims.account_id, claims.session_id, item_id, utcnow()
+    )
     check_live(
         claims,
         row["session_account_id"] if row else None,

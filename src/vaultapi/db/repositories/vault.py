@@ -64,6 +64,7 @@ _ITEM_IN_SESSION = Query(
     )
     .where(
         _S.c.id == bindparam("session_id"),
+        _S.c.account_id == _OWNER,
         _S.c.revoked_at.is_(None),
         _S.c.expires_at > bindparam("now"),
     )
@@ -89,16 +90,14 @@ class VaultReader:
         self.db = db
 
     async def item_in_session(
-        self, session_id: uuid.UUID, item_id: uuid.UUID, now: datetime
+        self, owner: uuid.UUID, session_id: uuid.UUID, item_id: uuid.UUID, now: datetime
     ) -> Row | None:
         """The hottest read, the session check included, in one statement: if
-        the session is live, its account (`session_account_id`,
-        `account_status`) with the item `item_id` *of that account* (item
-        columns None when it has none); None when the session is not live.
-        The caller must compare `session_account_id` with the token's subject
-        before using the item."""
+        `session_id` is a live session of `owner`, the account's status
+        (`account_status`) with `owner`'s item `item_id` (item columns None
+        when there is no such item); None when there is no such live session."""
         return await self.db.fetchrow(
-            _ITEM_IN_SESSION, session_id=session_id, item_id=item_id, now=now
+            _ITEM_IN_SESSION, owner=owner, session_id=session_id, item_id=item_id, now=now
         )
 
     async def revision(self, owner: uuid.UUID) -> int:
