@@ -5,6 +5,9 @@ can remove, measured the same way as the other benchmarks (server CPU from
 - a bare FastAPI hello-world route under uvicorn with vaultapi's settings
   (`bench/hello_app.py`), and vaultapi's own `/healthz` (no database): server
   CPU per request of the framework, uvicorn, and vaultapi's middleware;
+- `POST /v1/auth/prelogin` for an unknown e-mail: a JSON body and one direct
+  statement (`vaultapi.db.direct`), the smallest request that reaches the
+  database;
 - the SRP arithmetic of one login (`server_challenge` + `server_verify`,
   3072-bit group, gmpy2 when installed), timed in this process.
 
@@ -19,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -28,27 +32,38 @@ from tests.support.servers import clean_environment, free_port
 
 from vaultapi.crypto import srp
 
+PRELOGIN_LUA = """
+wrk.method = "POST"
+wrk.body = '{"email": "nobody@example.com"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
 
-def wrk_requests(url: str, seconds: int, connections: int) -> int:
+
+def wrk_requests(url: str, seconds: int, connections: int, script: str | None = None) -> int:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("bench/floor.py needs wrk: apt-get install wrk")
-    out = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script or "")
+        lua.flush()
+        out = subprocess.run(
+            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", lua.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     for line in out.splitlines():
         if " requests in " in line:
             return int(line.split()[0])
     raise SystemExit(f"unexpected wrk output:\n{out}")
 
 
-def cpu_ms_per_request(pid: int, url: str, seconds: int, connections: int) -> float:
-    wrk_requests(url, 1, connections)  # warm-up
+def cpu_ms_per_request(
+    pid: int, url: str, seconds: int, connections: int, script: str | None = None
+) -> float:
+    wrk_requests(url, 1, connections, script)  # warm-up
     before = cpu_seconds(pid)
-    requests = wrk_requests(url, seconds, connections)
+    requests = wrk_requests(url, seconds, connections, script)
     return (cpu_seconds(pid) - before) / requests * 1000
 
 
@@ -96,12 +111,25 @@ def main() -> None:
         healthz = cpu_ms_per_request(
             pid, f"{server.base_url}/healthz", args.seconds, args.connections
         )
+        prelogin = cpu_ms_per_request(
+            pid,
+            f"{server.base_url}/v1/auth/prelogin",
+            args.seconds,
+            args.connections,
+            PRELOGIN_LUA,
+        )
     arithmetic = srp_ms()
     print_table(
         f"Floor: server CPU per request, 1 worker, {os.cpu_count()} cores shared with wrk",
         [
             ("bare FastAPI hello world (uvicorn, same settings)", f"{hello:.3f} ms", "-", "-"),
             ("vaultapi GET /healthz (middleware, no database)", f"{healthz:.3f} ms", "-", "-"),
+            (
+                "vaultapi POST /v1/auth/prelogin (JSON body, 1 direct statement)",
+                f"{prelogin:.3f} ms",
+                "-",
+                "-",
+            ),
             ("SRP arithmetic of one login (start + verify)", f"{arithmetic:.3f} ms", "-", "-"),
             (
                 "floor of one login: 2 x /healthz + SRP",
