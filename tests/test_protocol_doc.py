@@ -36,9 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi import errors
 from vaultapi.client import api as client_api
-from vaultapi.config import AbuseSettings, AuthSettings, DatabaseSettings
-from vaultapi.crypto import CryptoError, encstring, kdf, srp, tokens, vectors
+from vaultapi.config import AbuseSettings, AuthSettings, DatabaseSettings, MFASettings
+from vaultapi.crypto import CryptoError, encstring, kdf, recovery_codes, srp, tokens, totp, vectors
 from vaultapi.schemas import auth as auth_schemas
+from vaultapi.schemas import mfa as mfa_schemas
 from vaultapi.schemas import problem as problem_schemas
 from vaultapi.services import material
 from vaultapi.services.abuse import STREAK_MEMORY, AbuseGuard, ip_bucket
@@ -247,6 +248,22 @@ def _code_constants() -> dict[str, object]:
         constants[f"config.auth.{field}"] = getattr(auth, field)
     for field in AbuseSettings.model_fields:
         constants[f"config.abuse.{field}"] = getattr(abuse, field)
+    mfa = MFASettings()
+    for field in (
+        "token_ttl_seconds",
+        "token_max_failures",
+        "totp_drift_steps",
+        "totp_enrolment_ttl_seconds",
+        "recovery_codes",
+        "webauthn_challenge_ttl_seconds",
+        "webauthn_max_credentials",
+    ):
+        constants[f"config.mfa.{field}"] = getattr(mfa, field)
+    constants["token.mfa_prefix"] = tokens.MFA_TOKEN_PREFIX
+    constants["totp.digits"] = totp.DIGITS
+    constants["totp.period_seconds"] = totp.PERIOD_SECONDS
+    constants["totp.secret_bytes"] = totp.SECRET_BYTES
+    constants["recovery_code.characters"] = recovery_codes.CODE_CHARACTERS
     constants["abuse.streak_memory_seconds"] = int(STREAK_MEMORY.total_seconds())
     constants["config.database.purge_interval_seconds"] = DatabaseSettings().purge_interval_seconds
     return constants
@@ -260,6 +277,9 @@ def test_the_constants_appendix_matches_the_code(doc: str) -> None:
         name: (documented[name], code[name]) for name in code if documented[name] != code[name]
     }
     assert not wrong, f"doc value != code value: {wrong}"
+
+
+NIL = uuid.UUID(int=0)
 
 
 def test_constant_strings_appear_where_they_are_explained(doc: str) -> None:
@@ -277,6 +297,9 @@ def test_constant_strings_appear_where_they_are_explained(doc: str) -> None:
         f"version {ARGON2_VERSION:#x}",
         f"g = {srp.G}",
         "Argon2id(kdf_salt, t, m, p, version 0x13, 32 bytes)",
+        f'info "{totp._SEAL_INFO.decode()}"',
+        f'aad `"{totp._seal_aad(NIL).removesuffix(str(NIL))}" + account_id`',
+        f"characters from `{recovery_codes.ALPHABET}`",
     ):
         assert text in doc, f"docs/protocol.md no longer says {text!r}"
 
@@ -367,6 +390,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "TokenPair": auth_schemas.TokenPair,
     "ChangePasswordRequest": auth_schemas.ChangePasswordRequest,
     "Problem": problem_schemas.Problem,
+    "MFARequiredResponse": mfa_schemas.MFARequiredResponse,
 }
 
 

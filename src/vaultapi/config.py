@@ -121,6 +121,42 @@ class VaultSettings(BaseModel):
     """Items (and, separately, folders) one import request may carry."""
 
 
+class MFASettings(BaseModel):
+    """Second factors: TOTP with recovery codes, and WebAuthn security keys."""
+
+    token_ttl_seconds: Annotated[int, Field(ge=30, le=1800)] = 300
+    """Lifetime of the `mfa_token` that a correct SRP proof yields on an account
+    with a second factor: the time the user has to type a code or touch a key."""
+    token_max_failures: Annotated[int, Field(ge=1, le=10)] = 3
+    """Wrong second factors one `mfa_token` survives; then the login starts over."""
+    totp_issuer: Annotated[str, Field(min_length=1, max_length=64)] = "vaultapi"
+    """Shown by authenticator apps next to the account (the `otpauth://` issuer)."""
+    totp_drift_steps: Annotated[int, Field(ge=0, le=4)] = 1
+    """30-second steps accepted before and after the server's clock."""
+    totp_enrolment_ttl_seconds: Annotated[int, Field(ge=60, le=3600)] = 900
+    """Time to confirm a new TOTP secret with a code before the enrolment lapses."""
+    recovery_codes: Annotated[int, Field(ge=4, le=32)] = 10
+    webauthn_rp_id: str = "localhost"
+    """The relying party id: the site's registrable domain, e.g. `vault.example.com`."""
+    webauthn_rp_name: Annotated[str, Field(min_length=1, max_length=64)] = "vaultapi"
+    webauthn_origins: list[str] = ["http://localhost:8000"]
+    """Exact origins the browser may report for a ceremony (the web vault's)."""
+    webauthn_challenge_ttl_seconds: Annotated[int, Field(ge=30, le=600)] = 120
+    webauthn_max_credentials: Annotated[int, Field(ge=1, le=100)] = 10
+    webauthn_test_page: bool = False
+    """Serve `/_test/webauthn`, a page that drives a ceremony in a browser (tests only)."""
+
+    @field_validator("webauthn_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        if not origins:
+            raise ValueError("at least one WebAuthn origin is needed")
+        for origin in origins:
+            if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+                raise ValueError(f"WebAuthn origin {origin!r} must be scheme://host[:port]")
+        return origins
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
@@ -145,6 +181,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     abuse: AbuseSettings = AbuseSettings()
     vault: VaultSettings = VaultSettings()
+    mfa: MFASettings = MFASettings()
     log: LogSettings = LogSettings()
 
     @property

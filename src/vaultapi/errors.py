@@ -180,6 +180,26 @@ class AccountDisabled(Forbidden):
     code, title = "account_disabled", "Account disabled"
 
 
+class MFATokenInvalid(Unauthorized):
+    code, title = "mfa_token_invalid", "Unknown, used or expired mfa_token: log in again"
+
+
+class InvalidSecondFactor(Unauthorized):
+    code, title = "invalid_second_factor", "Wrong second factor"
+
+
+class MFAStateConflict(Conflict):
+    code, title = "mfa_state_conflict", "Not possible in the current second-factor state"
+
+
+class CeremonyInvalid(BadRequest):
+    code, title = "webauthn_ceremony_invalid", "Unknown, used or expired WebAuthn ceremony"
+
+
+class WebAuthnRejected(BadRequest):
+    code, title = "webauthn_rejected", "The authenticator's response does not verify"
+
+
 class PreconditionRequired(VaultAPIError):
     status, code, title = 428, "precondition_required", "If-Match required"
 

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import account, auth, docs, meta, vault
+from vaultapi.api import account, auth, docs, meta, mfa, vault
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
@@ -83,6 +83,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.runtime.sessionmaker,
                 settings.database.purge_interval_seconds,
                 settings.vault.trash_days,
+                settings.mfa.totp_enrolment_ttl_seconds,
             )
         )
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
@@ -139,7 +140,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_prefix = f"/v{API_VERSION}"
     app.include_router(meta.router, prefix=api_prefix)
     app.include_router(auth.router, prefix=api_prefix)
+    app.include_router(mfa.login_router, prefix=api_prefix)
     app.include_router(account.router, prefix=api_prefix)
+    app.include_router(mfa.account_router, prefix=api_prefix)
     app.include_router(vault.router, prefix=api_prefix)
     app.include_router(docs.router)
     install_openapi(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
 
 from vaultapi.api.deps import (
     ClientDep,
@@ -12,7 +13,7 @@ from vaultapi.api.deps import (
     SessionDep,
     SessionServiceDep,
 )
-from vaultapi.api.presenters import account_keys, kdf_parameters
+from vaultapi.api.presenters import kdf_parameters, login_response, token_pair
 from vaultapi.api.responses import problem_responses
 from vaultapi.crypto import srp
 from vaultapi.errors import (
@@ -21,6 +22,7 @@ from vaultapi.errors import (
     EmailTaken,
     Forbidden,
     HandshakeInvalid,
+    InternalError,
     InvalidCredentials,
     InvalidKeyMaterial,
     InvalidSRPValue,
@@ -33,24 +35,15 @@ from vaultapi.errors import (
     WeakKdfParameters,
 )
 from vaultapi.schemas import auth as schemas
+from vaultapi.schemas import mfa as mfa_schemas
 from vaultapi.services.auth import AuthService
 from vaultapi.services.context import ClientInfo
-from vaultapi.services.sessions import IssuedTokens
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 def _service(session: SessionDep, runtime: RuntimeDep, client: ClientInfo) -> AuthService:
     return AuthService(session, runtime, client)
-
-
-def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
-    return schemas.TokenPair(
-        access_token=tokens.access_token,
-        expires_in=tokens.expires_in,
-        refresh_token=tokens.refresh_token,
-        session_id=tokens.session_id,
-    )
 
 
 @router.post(
@@ -110,22 +103,32 @@ async def srp_start(
 @router.post(
     "/srp/verify",
     operation_id="finishLogin",
+    response_model=schemas.SRPVerifyResponse,
     summary="SRP step 2: send the proof M1, receive M2, tokens and the wrapped keys",
     description=(
+        "A correct proof answers 200 with tokens — or, when the account has a "
+        "second factor, 202 with an `mfa_token` and the methods that can finish "
+        "the login (`/v1/auth/mfa/...`); no token is issued before that.\n\n"
         "Sent with the access token of a session of the same account, a correct "
         "proof re-authenticates that session (recent authentication, needed for "
-        "password and e-mail changes and account deletion) instead of opening a "
-        "new one; its refresh token is replaced."
+        "password and e-mail changes, second-factor changes and account deletion) "
+        "instead of opening a new one; its refresh token is replaced."
     ),
-    responses=problem_responses(
-        InvalidSRPValue,
-        InvalidCredentials,
-        HandshakeInvalid,
-        InvalidToken,
-        Forbidden,
-        ValidationFailed,
-        TooManyAttempts,
-    ),
+    responses={
+        status.HTTP_202_ACCEPTED: {
+            "model": mfa_schemas.MFARequiredResponse,
+            "description": "Password proven; a second factor must finish the login",
+        },
+        **problem_responses(
+            InvalidSRPValue,
+            InvalidCredentials,
+            HandshakeInvalid,
+            InvalidToken,
+            Forbidden,
+            ValidationFailed,
+            TooManyAttempts,
+        ),
+    },
 )
 async def srp_verify(
     body: schemas.SRPVerifyRequest,
@@ -134,16 +137,24 @@ async def srp_verify(
     client: ClientDep,
     sessions: SessionServiceDep,
     current: OptionalCurrentDep,
-) -> schemas.SRPVerifyResponse:
+) -> schemas.SRPVerifyResponse | JSONResponse:
     login = await _service(session, runtime, client).verify(
         body.handshake_id, body.M1, body.device_name, sessions, step_up=current
     )
-    account = login.account
+    if login.pending is not None:
+        pending = mfa_schemas.MFARequiredResponse(
+            mfa_token=login.pending.mfa_token,
+            methods=login.pending.methods,  # type: ignore[arg-type]
+            expires_in=login.pending.expires_in,
+            attempts_left=login.pending.attempts_left,
+            M2=login.server_proof.hex(),
+        )
+        return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    if login.tokens is None:  # pragma: no cover - verify returns tokens or a pending login
+        raise InternalError("login finished without tokens")
     return schemas.SRPVerifyResponse(
-        **_token_pair(login.tokens).model_dump(),
+        **login_response(login.account, login.tokens).model_dump(),
         M2=login.server_proof.hex(),
-        account_id=account.id,
-        keys=account_keys(account),
     )
 
 
@@ -156,7 +167,7 @@ async def srp_verify(
     ),
 )
 async def refresh(body: schemas.RefreshRequest, sessions: SessionServiceDep) -> schemas.TokenPair:
-    return _token_pair(await sessions.refresh(body.refresh_token))
+    return token_pair(await sessions.refresh(body.refresh_token))
 
 
 @router.post(

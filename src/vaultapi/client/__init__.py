@@ -7,7 +7,9 @@
 from vaultapi.client.api import (
     ClientError,
     Login,
+    PendingLogin,
     ProblemError,
+    SecondFactorRequired,
     ServerProofError,
     change_email,
     change_password,
@@ -21,7 +23,9 @@ from vaultapi.client.api import (
 __all__ = [
     "ClientError",
     "Login",
+    "PendingLogin",
     "ProblemError",
+    "SecondFactorRequired",
     "ServerProofError",
     "change_email",
     "change_password",

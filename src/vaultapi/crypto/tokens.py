@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 Algorithm = Literal["EdDSA", "HS256"]
 REFRESH_TOKEN_PREFIX = "vrt_"  # noqa: S105 - a format prefix, not a secret
+MFA_TOKEN_PREFIX = "vmt_"  # noqa: S105 - a format prefix, not a secret
 _REFRESH_TOKEN_BYTES = 32
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]
 _LEEWAY_SECONDS = 5
@@ -156,7 +157,20 @@ def new_refresh_token() -> str:
 
 def refresh_token_hash(token: str) -> bytes:
     """SHA-256 of a well-formed refresh token; TokenError for anything else."""
-    body = token.removeprefix(REFRESH_TOKEN_PREFIX)
+    return _opaque_token_hash(token, REFRESH_TOKEN_PREFIX, "refresh token")
+
+
+def new_mfa_token() -> str:
+    """The token of a login waiting for its second factor (stored by hash)."""
+    return MFA_TOKEN_PREFIX + _b64url(secrets.token_bytes(_REFRESH_TOKEN_BYTES))
+
+
+def mfa_token_hash(token: str) -> bytes:
+    return _opaque_token_hash(token, MFA_TOKEN_PREFIX, "mfa_token")
+
+
+def _opaque_token_hash(token: str, prefix: str, name: str) -> bytes:
+    body = token.removeprefix(prefix)
     if body == token or len(body) != 43 or not body.isascii():
-        raise TokenError("malformed refresh token")
+        raise TokenError(f"malformed {name}")
     return hashlib.sha256(token.encode()).digest()

@@ -19,15 +19,20 @@ from vaultapi.db.types import UTCDateTime, utcnow
 __all__ = [
     "Account",
     "AuthEvent",
+    "MFAChallenge",
     "RateLimitCounter",
+    "RecoveryCode",
     "RefreshToken",
     "SRPHandshake",
     "Session",
+    "TOTPFactor",
     "Vault",
     "VaultFolder",
     "VaultItem",
     "VaultItemVersion",
     "VaultTombstone",
+    "WebAuthnCeremony",
+    "WebAuthnCredential",
     "metadata",
 ]
 
@@ -125,6 +130,98 @@ class RefreshToken(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
     rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# -- second factors -------------------------------------------------------------
+
+
+class TOTPFactor(SQLModel, table=True):
+    """An account's TOTP authenticator. Counts as a second factor once
+    `confirmed_at` is set (a valid code was shown). The secret is sealed with a
+    key derived from the server secret: a database dump alone does not give it."""
+
+    __tablename__ = "totp_factors"
+
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    )
+    sealed_secret: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    """The latest accepted time step: a code is accepted only for a later one."""
+
+
+class RecoveryCode(SQLModel, table=True):
+    """Single-use recovery codes, argon2-hashed; a used one keeps `used_at`."""
+
+    __tablename__ = "recovery_codes"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    code_hash: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebAuthnCredential(SQLModel, table=True):
+    """A registered security key (or platform authenticator)."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    credential_id: bytes = Field(sa_column=Column(LargeBinary(1023), nullable=False, unique=True))
+    public_key: bytes = Field(sa_column=Column(LargeBinary(2048), nullable=False))
+    """COSE public key, as the authenticator gave it."""
+    sign_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    transports: str = Field(default="", max_length=128)
+    """Comma-separated hints from registration (usb, nfc, internal, …)."""
+    name: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MFAChallenge(SQLModel, table=True):
+    """A login waiting for its second factor: the `mfa_token` (by hash) that a
+    correct SRP proof yields. Single use, short-lived, and it dies after
+    `mfa.token_max_failures` wrong factors."""
+
+    __tablename__ = "mfa_challenges"
+
+    token_hash: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    )
+    device_name: str = Field(default="", max_length=128)
+    failures: int = Field(default=0)
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class WebAuthnCeremony(SQLModel, table=True):
+    """A WebAuthn challenge between its options and its response, in the
+    database so that any worker can finish it. Deleted at the first response."""
+
+    __tablename__ = "webauthn_ceremonies"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    )
+    purpose: str = Field(max_length=16)
+    """register or authenticate"""
+    mfa_token_hash: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary(32), nullable=True)
+    )
+    """For authenticate: the login it belongs to."""
+    challenge: bytes = Field(sa_column=Column(LargeBinary(64), nullable=False))
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class AuthEvent(SQLModel, table=True):

@@ -37,6 +37,7 @@ from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account, fake_kdf_salt
 from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
+from vaultapi.services.mfa import PendingLogin, SecondStep
 from vaultapi.services.sessions import CurrentSession, IssuedTokens, SessionService
 
 
@@ -52,9 +53,13 @@ class Challenge:
 
 @dataclass(frozen=True)
 class Login:
+    """A correct proof: tokens, or — on an account with a second factor — the
+    pending login that the second factor finishes."""
+
     server_proof: bytes
     account: Account
-    tokens: IssuedTokens
+    tokens: IssuedTokens | None
+    pending: PendingLogin | None = None
 
 
 def _identity(email: str) -> str:
@@ -245,16 +250,25 @@ class AuthService:
             )
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True) from exc
 
-        await self.guard.record_success(identity)
         if step_up is not None:
+            # A session's second factor was shown when it was opened: proving
+            # the password again on it is enough for recent authentication.
             if step_up.account.id != account.id:
                 raise Forbidden(
                     "The access token sent belongs to another account",
                     keep_changes=True,  # the handshake stays consumed
                 )
+            await self.guard.record_success(identity)
             tokens = await sessions.step_up(step_up, now)
             await self._event("reauth", "success", account_id=account.id)
             return Login(server_proof=server_proof, account=account, tokens=tokens)
+        second_step = SecondStep(self.session, self.runtime, self.client, sessions)
+        if methods := await second_step.methods(account.id):
+            # No streak reset yet: only a finished login clears the backoff.
+            pending = await second_step.open(account, methods, device_name, now)
+            await self._event("srp_verify", "success", "mfa_required", account.id)
+            return Login(server_proof=server_proof, account=account, tokens=None, pending=pending)
+        await self.guard.record_success(identity)
         account.last_login_at = now
         tokens = await sessions.create(account, device_name=device_name, now=now)
         await self._event("srp_verify", "success", account_id=account.id)

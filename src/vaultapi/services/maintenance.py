@@ -23,6 +23,7 @@ from sqlmodel import col
 from vaultapi.db.models import Session, VaultItem
 from vaultapi.db.repositories import rowcount
 from vaultapi.db.repositories.auth import HandshakeRepository
+from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
 from vaultapi.db.repositories.vault import VaultRepository
 from vaultapi.db.types import utcnow
@@ -44,10 +45,21 @@ class Purged:
     counters: int
     sessions: int
     trashed_items: int = 0
+    second_factor: int = 0
+    """Expired mfa_tokens and WebAuthn ceremonies, lapsed TOTP enrolments."""
 
 
-async def purge_expired(session: AsyncSession, now: datetime, *, trash_days: int = 30) -> Purged:
+async def purge_expired(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    trash_days: int = 30,
+    totp_enrolment_ttl_seconds: int = 900,
+) -> Purged:
     handshakes = await HandshakeRepository(session).purge_expired(now)
+    second_factor = await MFARepository(session).purge_expired(
+        now, pending_totp_before=now - timedelta(seconds=totp_enrolment_ttl_seconds)
+    )
     counters = await RateLimitRepository(session).purge_expired(now)
     cutoff = now - SESSION_RETENTION
     ended = await session.execute(
@@ -56,7 +68,7 @@ async def purge_expired(session: AsyncSession, now: datetime, *, trash_days: int
         )
     )
     trashed = await purge_old_trash(session, now - timedelta(days=trash_days))
-    return Purged(handshakes, counters, rowcount(ended), trashed)
+    return Purged(handshakes, counters, rowcount(ended), trashed, second_factor)
 
 
 async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
@@ -89,22 +101,32 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
 
 
 async def run_periodically(
-    sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float, trash_days: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    interval_seconds: float,
+    trash_days: int,
+    totp_enrolment_ttl_seconds: int = 900,
 ) -> None:
     """Until cancelled (at shutdown). A failed round is logged, not fatal."""
     while True:
         await asyncio.sleep(interval_seconds)
         try:
             async with sessionmaker() as session:
-                purged = await purge_expired(session, utcnow(), trash_days=trash_days)
+                purged = await purge_expired(
+                    session,
+                    utcnow(),
+                    trash_days=trash_days,
+                    totp_enrolment_ttl_seconds=totp_enrolment_ttl_seconds,
+                )
                 await session.commit()
-            if purged.handshakes or purged.counters or purged.sessions or purged.trashed_items:
+            if any(vars(purged).values()):
                 log.info(
-                    "purged %d handshakes, %d counters, %d sessions, %d trashed items",
+                    "purged %d handshakes, %d counters, %d sessions, %d trashed items, "
+                    "%d second-factor records",
                     purged.handshakes,
                     purged.counters,
                     purged.sessions,
                     purged.trashed_items,
+                    purged.second_factor,
                 )
         except Exception:
             log.exception("periodic purge failed; retrying next round")
