@@ -218,4 +218,6 @@ class Settings(BaseSettings):
                 "for a single-machine, single-worker installation)"
             )
         problems.extend(explicit_secret_problems(self.auth, require_all=True))
+        if self.mfa.webauthn_test_page:
+            problems.append("VAULTAPI_MFA__WEBAUTHN_TEST_PAGE is for tests; turn it off")
         return problems

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import account, auth, docs, meta, mfa, vault
+from vaultapi.api import account, auth, docs, meta, mfa, vault, webauthn_test_page
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
@@ -145,5 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mfa.account_router, prefix=api_prefix)
     app.include_router(vault.router, prefix=api_prefix)
     app.include_router(docs.router)
+    if settings.mfa.webauthn_test_page:
+        app.include_router(webauthn_test_page.router)
     install_openapi(app)
     return app

@@ -9,12 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 
 from tests.api.conftest import EMAIL, PASSWORD, Account, runtime_of
 from tests.conftest import ClientFactory
 from tests.support.mfa import Authenticator, b64url, code, enable_totp, pending_login
 from vaultapi import client
+from vaultapi.config import MFASettings, Settings
 from vaultapi.crypto.kdf import MINIMUM_KDF
 from vaultapi.db.models import WebAuthnCeremony
 from vaultapi.db.types import utcnow
@@ -277,3 +279,16 @@ async def test_webauthn_options_without_a_key(
     with pytest.raises(client.ProblemError) as caught:
         await pending.webauthn_options(client_http)
     assert caught.value.code == "mfa_state_conflict"
+
+
+async def test_the_browser_test_page_is_off_by_default(client_http: httpx.AsyncClient) -> None:
+    assert (await client_http.get("/_test/webauthn")).status_code == 404
+    production = Settings(env="production", mfa={"webauthn_test_page": True})
+    assert any("WEBAUTHN_TEST_PAGE" in problem for problem in production.production_problems())
+
+
+def test_webauthn_origins_must_be_exact() -> None:
+    for origins in ([], ["localhost"], ["https://vault.example.com/"], ["ftp://x"]):
+        with pytest.raises(ValidationError):
+            MFASettings(webauthn_origins=origins)
+    assert MFASettings(webauthn_origins=["https://vault.example.com"]).webauthn_origins

@@ -53,8 +53,9 @@ def running_server(
     scheme: str = "http",
     verify: ssl.SSLContext | bool = True,
     timeout: float = 30.0,
+    port: int | None = None,
 ) -> Iterator[RunningServer]:
-    port = free_port()
+    port = port or free_port()
     log_path = workdir / f"server-{port}.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
