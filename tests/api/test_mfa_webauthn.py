@@ -16,7 +16,7 @@ from tests.api.conftest import EMAIL, PASSWORD, Account, runtime_of
 from tests.conftest import ClientFactory
 from tests.support.mfa import Authenticator, b64url, code, enable_totp, pending_login
 from vaultapi import client
-from vaultapi.config import MFASettings, Settings
+from vaultapi.config import Environment, MFASettings, Settings
 from vaultapi.crypto.kdf import MINIMUM_KDF
 from vaultapi.db.models import WebAuthnCeremony
 from vaultapi.db.types import utcnow
@@ -283,7 +283,7 @@ async def test_webauthn_options_without_a_key(
 
 async def test_the_browser_test_page_is_off_by_default(client_http: httpx.AsyncClient) -> None:
     assert (await client_http.get("/_test/webauthn")).status_code == 404
-    production = Settings(env="production", mfa={"webauthn_test_page": True})
+    production = Settings(env=Environment.PRODUCTION, mfa=MFASettings(webauthn_test_page=True))
     assert any("WEBAUTHN_TEST_PAGE" in problem for problem in production.production_problems())
 
 
