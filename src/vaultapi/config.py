@@ -206,6 +206,19 @@ class Settings(BaseSettings):
             return normalize_database_url(self.database_url.get_secret_value())
         return f"sqlite+aiosqlite:///{self.embedded_database_path.resolve()}"
 
+    def production_warnings(self) -> list[str]:
+        """Settings that run, but probably not as the operator meant."""
+        warnings: list[str] = []
+        if self.mfa.webauthn_rp_id == "localhost" or any(
+            origin.startswith("http://") for origin in self.mfa.webauthn_origins
+        ):
+            warnings.append(
+                "VAULTAPI_MFA__WEBAUTHN_RP_ID / VAULTAPI_MFA__WEBAUTHN_ORIGINS name localhost or "
+                "plain http: security keys will only work there. Set the web vault's domain "
+                "and its https:// origin."
+            )
+        return warnings
+
     def production_problems(self) -> list[str]:
         """Everything that keeps this configuration from running in production mode."""
         from vaultapi.server_keys import explicit_secret_problems
@@ -220,4 +233,5 @@ class Settings(BaseSettings):
         problems.extend(explicit_secret_problems(self.auth, require_all=True))
         if self.mfa.webauthn_test_page:
             problems.append("VAULTAPI_MFA__WEBAUTHN_TEST_PAGE is for tests; turn it off")
+
         return problems

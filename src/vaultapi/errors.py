@@ -419,7 +419,27 @@ def is_database_outage(exc: BaseException) -> bool:
     )
 
 
+_RETRYABLE_SQLSTATES = ("40P01", "40001")
+"""Deadlock detected, serialization failure: PostgreSQL aborted one of two
+conflicting transactions; the request did nothing and can simply be retried."""
+
+
+def is_retryable_conflict(exc: BaseException) -> bool:
+    original = getattr(exc, "orig", None)
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return isinstance(exc, DBAPIError) and state in _RETRYABLE_SQLSTATES
+
+
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_retryable_conflict(exc):
+        log.warning("transaction aborted by a concurrent one: %s", type(exc).__name__)
+        return _respond(
+            request,
+            DatabaseUnavailable(
+                "A concurrent change conflicted with this request; retry it",
+                headers={"Retry-After": "1"},
+            ),
+        )
     if not is_database_outage(exc):
         raise exc  # a real bug: let the outer middleware log it and answer 500
     log.warning("database unavailable: %s", exc)

@@ -59,6 +59,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         check_startable(settings)
         keys = load_server_keys(settings)
+        if settings.is_production:
+            for warning in settings.production_warnings():
+                log.warning(warning)
     except ConfigurationError as exc:
         log.critical(exc.render())
         raise

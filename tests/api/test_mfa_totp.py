@@ -5,6 +5,7 @@ expiry, skipping the second step)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -29,6 +30,7 @@ from tests.support.mfa import code, enable_totp, pending_login
 from vaultapi import client
 from vaultapi.config import AbuseSettings
 from vaultapi.crypto.kdf import MINIMUM_KDF
+from vaultapi.crypto.tokens import mfa_token_hash
 from vaultapi.db.models import AuthEvent, MFAChallenge, TOTPFactor
 from vaultapi.db.types import utcnow
 from vaultapi.services.abuse import AbuseGuard
@@ -119,13 +121,13 @@ async def test_codes_outside_the_drift_window_are_refused(
         await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
         login = await client.login(http, EMAIL, PASSWORD)
         secret, _ = await enable_totp(http, login)
-        for steps in (-3, 3):
+        for steps in (-2, 2):  # just outside the window (-1 was spent confirming)
             pending = await pending_login(http, EMAIL, PASSWORD)
             with pytest.raises(client.ProblemError) as caught:
                 await pending.with_totp(http, code(secret, steps=steps))
             assert caught.value.code == "invalid_second_factor"
         pending = await pending_login(http, EMAIL, PASSWORD)
-        await pending.with_totp(http, code(secret, steps=1))  # within the window
+        await pending.with_totp(http, code(secret, steps=1))  # the edge of the window
 
 
 async def test_another_accounts_code_does_not_work(
@@ -255,6 +257,7 @@ async def test_changing_factors_needs_a_recent_proof(
         ("POST", "/v1/account/mfa/totp"),
         ("POST", "/v1/account/mfa/recovery-codes"),
         ("POST", "/v1/account/mfa/webauthn/options"),
+        ("DELETE", f"/v1/account/mfa/webauthn/{uuid.uuid4()}"),
     ):
         answer = await client_http.request(method, path, headers=login.auth_header)
         assert answer.status_code == 403, path
@@ -300,24 +303,70 @@ async def test_enrolment_states(client_http: httpx.AsyncClient, alice: Account) 
 
 
 async def test_wrong_codes_feed_the_accounts_backoff(make_client: ClientFactory) -> None:
-    """A correct password does not reset the streak that wrong codes built:
-    only a finished login does."""
+    """Wrong codes build the identity's streak; a correct password does not
+    clear it (only a finished login does), and the second step itself checks
+    the backoff before looking at a code."""
     abuse = {"account_free_failures": 4, "account_backoff_base_seconds": 60}
     async with make_client(abuse=abuse) as http:
         await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
         secret, _ = await enable_totp(http, await client.login(http, EMAIL, PASSWORD))
+        wrong = "000000" if code(secret) != "000000" else "000001"
+        held = await pending_login(http, EMAIL, PASSWORD)  # opened before the streak
         outcomes = []
-        for _ in range(8):
+        for _ in range(4):
+            pending = await pending_login(http, EMAIL, PASSWORD)
             try:
-                pending = await pending_login(http, EMAIL, PASSWORD)
-                await pending.with_totp(http, "000000" if code(secret) != "000000" else "000001")
+                await pending.with_totp(http, wrong)
             except client.ProblemError as exc:
                 outcomes.append(exc.code)
-                if exc.code == "too_many_attempts":
-                    break
-        assert outcomes == ["invalid_second_factor"] * 4 + ["too_many_attempts"], (
-            "the fifth wrong code (after a fresh password proof) is refused"
+        assert outcomes == ["invalid_second_factor"] * 4
+
+        refused = await http.post(
+            "/v1/auth/mfa/totp", json={"mfa_token": held.mfa_token, "code": code(secret)}
         )
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "too_many_attempts"
+        assert int(refused.headers["Retry-After"]) > 0
+        with pytest.raises(client.ProblemError) as caught:
+            await client.login(http, EMAIL, PASSWORD)  # the password stage is held too
+        assert caught.value.code == "too_many_attempts"
+
+        async with runtime_of(http).sessionmaker() as session:
+            failures = await session.scalar(
+                select(col(MFAChallenge.failures)).where(
+                    col(MFAChallenge.token_hash) == mfa_token_hash(held.mfa_token)
+                )
+            )
+        assert failures == 0, "a refused attempt does not use up the mfa_token"
+
+
+async def test_a_wrong_account_step_up_does_not_clear_the_streak(
+    make_client: ClientFactory,
+) -> None:
+    """Someone with Alice's password and an account of their own must not be
+    able to wipe Alice's backoff by proving her password with their token."""
+    abuse = {"account_free_failures": 3, "account_backoff_base_seconds": 60}
+    async with make_client(abuse=abuse) as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        await client.register(http, BOB, PASSWORD, kdf=MINIMUM_KDF)
+        secret, _ = await enable_totp(http, await client.login(http, EMAIL, PASSWORD))
+        wrong = "000000" if code(secret) != "000000" else "000001"
+        mallory = await client.login(http, BOB, PASSWORD)
+
+        async def wrong_code() -> None:
+            pending = await pending_login(http, EMAIL, PASSWORD)
+            with pytest.raises(client.ProblemError):
+                await pending.with_totp(http, wrong)
+
+        await wrong_code()
+        await wrong_code()  # streak 2 of 3 free
+        with pytest.raises(client.ProblemError) as caught:
+            await client.reauthenticate(http, mallory, EMAIL, PASSWORD)
+        assert caught.value.code == "forbidden"
+        await wrong_code()  # streak 3: the backoff starts — had it been reset, it would be 1
+        with pytest.raises(client.ProblemError) as caught:
+            await client.login(http, EMAIL, PASSWORD)
+        assert caught.value.code == "too_many_attempts"
 
 
 def test_brute_force_budget_per_hour() -> None:

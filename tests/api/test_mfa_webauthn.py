@@ -4,9 +4,11 @@ challenge reuse, wrong origin, wrong RP id, a cloned authenticator."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import cbor2
 import httpx
 import pytest
 from pydantic import ValidationError
@@ -14,7 +16,14 @@ from sqlalchemy import update
 
 from tests.api.conftest import EMAIL, PASSWORD, Account, runtime_of
 from tests.conftest import ClientFactory
-from tests.support.mfa import Authenticator, b64url, code, enable_totp, pending_login
+from tests.support.mfa import (
+    Authenticator,
+    b64url,
+    code,
+    enable_totp,
+    pending_login,
+    unb64url,
+)
 from vaultapi import client
 from vaultapi.config import Environment, MFASettings, Settings
 from vaultapi.crypto.kdf import MINIMUM_KDF
@@ -292,3 +301,86 @@ def test_webauthn_origins_must_be_exact() -> None:
         with pytest.raises(ValidationError):
             MFASettings(webauthn_origins=origins)
     assert MFASettings(webauthn_origins=["https://vault.example.com"]).webauthn_origins
+
+
+async def test_malformed_assertions_are_wrong_factors_not_errors(
+    make_client: ClientFactory,
+) -> None:
+    async with make_client(abuse={"account_free_failures": 50}) as client_http:
+        await client.register(client_http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        await _malformed_assertions(client_http)
+
+
+async def _malformed_assertions(client_http: httpx.AsyncClient) -> None:
+    login = await client.login(client_http, EMAIL, PASSWORD)
+    key = Authenticator()
+    await register_key(client_http, login, key)
+    good = None
+    mangles: list[Callable[[dict[str, Any]], dict[str, Any]]] = [
+        lambda c: {},
+        lambda c: {**c, "rawId": 5},
+        lambda c: {**c, "rawId": "!!!"},
+        lambda c: {**c, "response": {**c["response"], "authenticatorData": "AA"}},
+        lambda c: {**c, "response": {**c["response"], "signature": "x" * 5000}},
+        lambda c: {**c, "response": {**c["response"], "clientDataJSON": "bm90IGpzb24"}},
+        lambda c: {**c, "type": "password"},
+        lambda c: {**c, "response": {**c["response"], "userHandle": ["not", "a", "string"]}},
+    ]
+    for mangle in mangles:
+        pending = await pending_login(client_http, EMAIL, PASSWORD)
+        ceremony_id, options = await pending.webauthn_options(client_http)
+        good = key.get(options, ORIGIN)
+        answer = await client_http.post(
+            "/v1/auth/mfa/webauthn",
+            json={
+                "mfa_token": pending.mfa_token,
+                "ceremony_id": ceremony_id,
+                "credential": mangle(good),
+            },
+        )
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["code"] == "invalid_second_factor"
+    assert good is not None
+
+
+async def test_a_registration_without_user_presence_is_refused(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    login = await client.login(client_http, EMAIL, PASSWORD)
+    options = (
+        await client_http.post("/v1/account/mfa/webauthn/options", headers=login.auth_header)
+    ).json()
+    credential = Authenticator().create(options["options"], ORIGIN)
+    attestation = cbor2.loads(unb64url(credential["response"]["attestationObject"]))
+    auth_data = bytearray(attestation["authData"])
+    auth_data[32] &= ~0x01  # clear the user-present flag
+    attestation["authData"] = bytes(auth_data)
+    credential["response"]["attestationObject"] = b64url(cbor2.dumps(attestation))
+    answer = await client_http.post(
+        "/v1/account/mfa/webauthn",
+        json={"ceremony_id": options["ceremony_id"], "name": "k", "credential": credential},
+        headers=login.auth_header,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "webauthn_rejected"
+
+
+async def test_a_registration_for_another_rp_id_is_refused(make_client: ClientFactory) -> None:
+    async with make_client(mfa={"webauthn_rp_id": "vault.example.com"}) as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        login = await client.login(http, EMAIL, PASSWORD)
+        options = (
+            await http.post("/v1/account/mfa/webauthn/options", headers=login.auth_header)
+        ).json()
+        phished = {**options["options"], "rp": {**options["options"]["rp"], "id": "evil.example"}}
+        answer = await http.post(
+            "/v1/account/mfa/webauthn",
+            json={
+                "ceremony_id": options["ceremony_id"],
+                "name": "k",
+                "credential": Authenticator().create(phished, ORIGIN),
+            },
+            headers=login.auth_header,
+        )
+        assert answer.status_code == 400
+        assert answer.json()["code"] == "webauthn_rejected"

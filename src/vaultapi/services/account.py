@@ -15,6 +15,7 @@ from vaultapi.crypto import CryptoError
 from vaultapi.crypto.kdf import normalize_email
 from vaultapi.db.models import Account
 from vaultapi.db.repositories.auth import AuthEventRepository, SessionRepository
+from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import BadRequest, EmailTaken
 from vaultapi.schemas import auth as schemas
@@ -57,6 +58,7 @@ class AccountService:
         ended = await SessionRepository(self.db).revoke(
             account.id, now=now, reason="password_change", keep=current.session.id
         )
+        await MFARepository(self.db).delete_pending_logins(account.id)  # proven with the old one
         await self._event(account, "password_change")
         return ended
 

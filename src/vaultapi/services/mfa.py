@@ -178,9 +178,16 @@ class SecondFactors(_Base):
 
     # -- TOTP -----------------------------------------------------------------
 
+    async def _lock(self, current: CurrentSession) -> None:
+        """One change to an account's factors at a time: concurrent ones would
+        otherwise issue two sets of recovery codes, pass the key limit, or
+        leave codes behind with no factor."""
+        await AccountRepository(self.db).lock(current.account.id)
+
     async def start_totp(self, current: CurrentSession) -> TOTPEnrolment:
         self.sessions.require_recent_auth(current)
         account = current.account
+        await self._lock(current)
         existing = await self.repo.totp(account.id)
         if existing is not None and existing.confirmed_at is not None:
             raise MFAStateConflict("TOTP is already on for this account; turn it off first")
@@ -201,20 +208,28 @@ class SecondFactors(_Base):
         """Turn a pending enrolment on with a valid code. Returns new recovery
         codes when this is the account's first second factor."""
         account, now = current.account, utcnow()
+        await self._lock(current)
         factor = await self.repo.totp(account.id)
         if factor is None or factor.confirmed_at is not None:
             raise MFAStateConflict("No TOTP enrolment is waiting for confirmation")
         lapse = timedelta(seconds=self.settings.totp_enrolment_ttl_seconds)
         if factor.created_at + lapse <= now:
             raise MFAStateConflict("This TOTP enrolment lapsed; start a new one")
-        secret = totp.open_secret(self.runtime.keys.server_secret, account.id, factor.sealed_secret)
+        try:
+            secret = totp.open_secret(
+                self.runtime.keys.server_secret, account.id, factor.sealed_secret
+            )
+        except CryptoError as exc:
+            raise MFAStateConflict(
+                "This enrolment cannot be read (the server secret changed); start a new one"
+            ) from exc
         step = totp.matching_step(secret, code, now=now, drift_steps=self.settings.totp_drift_steps)
         if step is None:
             raise BadRequest(
                 "That code does not match: check the authenticator app's clock and "
                 "that it holds the secret just issued"
             )
-        if not await self.repo.confirm_totp(account.id, step, now):
+        if not await self.repo.confirm_totp(account.id, factor.sealed_secret, step, now):
             raise MFAStateConflict("No TOTP enrolment is waiting for confirmation")
         codes = await self._first_factor_codes(account.id, now)
         await self._event("mfa_totp_enable", "success", "", account.id)
@@ -223,9 +238,11 @@ class SecondFactors(_Base):
     async def disable_totp(self, current: CurrentSession) -> None:
         self.sessions.require_recent_auth(current)
         account_id = current.account.id
+        await self._lock(current)
         if not await self.repo.delete_totp(account_id):
             raise NotFound("TOTP is not on for this account")
         await self._drop_codes_if_no_factor(account_id)
+        await self.repo.delete_pending_logins(account_id)
         await self._event("mfa_totp_disable", "success", "", account_id)
 
     # -- recovery codes -----------------------------------------------------------
@@ -233,6 +250,7 @@ class SecondFactors(_Base):
     async def regenerate_recovery_codes(self, current: CurrentSession) -> list[str]:
         self.sessions.require_recent_auth(current)
         account_id = current.account.id
+        await self._lock(current)
         if not await self.repo.methods(account_id):
             raise MFAStateConflict("Recovery codes stand in for a second factor: enable one first")
         codes = await self._new_recovery_codes(account_id, utcnow())
@@ -266,6 +284,7 @@ class SecondFactors(_Base):
         """Finish a registration. The ceremony was opened under recent
         authentication and is single use, so this step does not ask again."""
         account, now = current.account, utcnow()
+        await self._lock(current)
         ceremony = await self.repo.take_ceremony(
             ceremony_id, account_id=account.id, purpose="register"
         )
@@ -278,8 +297,6 @@ class SecondFactors(_Base):
             new = ceremonies.verify_registration(self.settings, credential, ceremony.challenge)
         except ceremonies.ResponseRejectedError as exc:
             raise WebAuthnRejected(str(exc), keep_changes=True) from exc
-        if await self.repo.credential_id_taken(new.credential_id):
-            raise MFAStateConflict("This security key is already registered", keep_changes=True)
         if await self.repo.count_credentials(account.id) >= self.settings.webauthn_max_credentials:
             raise LimitReached(
                 f"At most {self.settings.webauthn_max_credentials} security keys per account",
@@ -294,7 +311,8 @@ class SecondFactors(_Base):
             name=name,
             created_at=now,
         )
-        await self.repo.add_credential(row)
+        if not await self.repo.add_credential(row):
+            raise MFAStateConflict("This security key is already registered", keep_changes=True)
         codes = await self._first_factor_codes(account.id, now)
         await self._event("mfa_webauthn_add", "success", "", account.id)
         return row, codes
@@ -314,9 +332,11 @@ class SecondFactors(_Base):
     async def remove_credential(self, current: CurrentSession, credential_id: uuid.UUID) -> None:
         self.sessions.require_recent_auth(current)
         account_id = current.account.id
+        await self._lock(current)
         if not await self.repo.delete_credential(account_id, credential_id):
             raise NotFound("No security key with this id on your account")
         await self._drop_codes_if_no_factor(account_id)
+        await self.repo.delete_pending_logins(account_id)
         await self._event("mfa_webauthn_remove", "success", "", account_id)
 
 
@@ -509,7 +529,10 @@ class SecondStep(_Base):
 
 
 def _first_match(unused: list[tuple[uuid.UUID, str]], normalized: str) -> uuid.UUID | None:
+    """Every hash is checked, match or not: the time taken does not tell how
+    far down the list the code was, or how many are left."""
+    found: uuid.UUID | None = None
     for code_id, code_hash in unused:
-        if recovery_codes.matches(code_hash, normalized):
-            return code_id
-    return None
+        if recovery_codes.matches(code_hash, normalized) and found is None:
+            found = code_id
+    return found

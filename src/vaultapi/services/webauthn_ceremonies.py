@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import webauthn
-from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers import decode_credential_public_key, decoded_public_key_to_cryptography
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
@@ -40,6 +40,9 @@ from vaultapi.config import MFASettings
 CHALLENGE_BYTES = 32
 MAX_CREDENTIAL_ID_BYTES = 1023
 """The WebAuthn limit for a credential id."""
+MAX_PUBLIC_KEY_BYTES = 2048
+MAX_REASON_CHARACTERS = 200
+"""Rejection reasons may quote client-chosen values (an origin): keep them short."""
 
 
 class ResponseRejectedError(Exception):
@@ -129,8 +132,18 @@ def verify_registration(
             expected_origin=settings.webauthn_origins,
             require_user_verification=False,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise ResponseRejectedError(str(exc) or type(exc).__name__) from exc
+        # The library stores whatever key the attestation carries: refuse one
+        # that could never verify a signature, rather than a key that fails
+        # every later login.
+        decoded_public_key_to_cryptography(
+            decode_credential_public_key(verified.credential_public_key)
+        )
+    except Exception as exc:  # the library parses hostile input: any failure is a rejection
+        raise ResponseRejectedError(_reason(exc)) from exc
+    if not 1 <= len(verified.credential_id) <= MAX_CREDENTIAL_ID_BYTES:
+        raise ResponseRejectedError("the credential id is longer than WebAuthn allows")
+    if len(verified.credential_public_key) > MAX_PUBLIC_KEY_BYTES:
+        raise ResponseRejectedError("the credential public key is implausibly large")
     response = credential.get("response")
     transports = response.get("transports") if isinstance(response, dict) else None
     names = (
@@ -182,6 +195,10 @@ def verify_authentication(
             credential_current_sign_count=sign_count,
             require_user_verification=False,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise ResponseRejectedError(str(exc) or type(exc).__name__) from exc
+    except Exception as exc:  # the library parses hostile input: any failure is a rejection
+        raise ResponseRejectedError(_reason(exc)) from exc
     return int(verified.new_sign_count)
+
+
+def _reason(exc: Exception) -> str:
+    return (str(exc) or type(exc).__name__)[:MAX_REASON_CHARACTERS]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -66,10 +67,18 @@ class MFARepository:
         self.session.add(factor)
         await self.session.flush()
 
-    async def confirm_totp(self, account_id: uuid.UUID, step: int, now: datetime) -> bool:
+    async def confirm_totp(
+        self, account_id: uuid.UUID, sealed_secret: str, step: int, now: datetime
+    ) -> bool:
+        """Turn on the pending secret the code was checked against — not one
+        that a concurrent new enrolment put in its place."""
         result = await self.session.execute(
             update(TOTPFactor)
-            .where(col(TOTPFactor.account_id) == account_id, col(TOTPFactor.confirmed_at).is_(None))
+            .where(
+                col(TOTPFactor.account_id) == account_id,
+                col(TOTPFactor.sealed_secret) == sealed_secret,
+                col(TOTPFactor.confirmed_at).is_(None),
+            )
             .values(confirmed_at=now, last_used_step=step)
         )
         return rowcount(result) == 1
@@ -163,15 +172,14 @@ class MFARepository:
         )
         return result.scalar_one_or_none()
 
-    async def credential_id_taken(self, credential_id: bytes) -> bool:
-        result = await self.session.execute(
-            select(exists().where(col(WebAuthnCredential.credential_id) == credential_id))
-        )
-        return bool(result.scalar_one())
-
-    async def add_credential(self, credential: WebAuthnCredential) -> None:
-        self.session.add(credential)
-        await self.session.flush()
+    async def add_credential(self, credential: WebAuthnCredential) -> bool:
+        """False when the credential id is registered already (also under a race)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(credential)
+        except IntegrityError:
+            return False
+        return True
 
     async def advance_sign_count(
         self, credential_row_id: uuid.UUID, new_count: int, now: datetime
@@ -275,6 +283,19 @@ class MFARepository:
             await self.delete_challenge(token_hash)
             return 0
         return max_failures - int(failures)
+
+    async def delete_pending_logins(self, account_id: uuid.UUID) -> None:
+        """After a password or second-factor change, logins half-way through
+        under the old state must start over."""
+        await self.session.execute(
+            delete(WebAuthnCeremony).where(
+                col(WebAuthnCeremony.account_id) == account_id,
+                col(WebAuthnCeremony.purpose) == "authenticate",
+            )
+        )
+        await self.session.execute(
+            delete(MFAChallenge).where(col(MFAChallenge.account_id) == account_id)
+        )
 
     async def delete_challenge(self, token_hash: bytes) -> None:
         await self.session.execute(
