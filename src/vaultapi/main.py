@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import account, auth, docs, meta, vault
+from vaultapi.api import account, auth, docs, meta, shares, vault
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
@@ -83,6 +83,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.runtime.sessionmaker,
                 settings.database.purge_interval_seconds,
                 settings.vault.trash_days,
+                access_log_days=settings.shares.access_log_days,
             )
         )
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router, prefix=api_prefix)
     app.include_router(account.router, prefix=api_prefix)
     app.include_router(vault.router, prefix=api_prefix)
+    app.include_router(shares.router, prefix=api_prefix)
     app.include_router(docs.router)
     install_openapi(app)
     return app
