@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from tests.api.conftest import EMAIL, PASSWORD, Account, runtime_of
 from tests.api.test_shares import PASSPHRASE, create, open_share, share_body
@@ -126,7 +127,9 @@ async def test_right_and_wrong_proofs_racing_never_open_a_locked_share(
             row = await session.get(Share, uuid.UUID(body["id"]))
             log = (
                 await session.execute(
-                    select(ShareAccess.outcome, ShareAccess.at).order_by(ShareAccess.id)  # type: ignore[arg-type]
+                    select(col(ShareAccess.outcome), col(ShareAccess.at)).order_by(
+                        col(ShareAccess.id)
+                    )
                 )
             ).all()
         assert row is not None

@@ -20,15 +20,23 @@ import builtins
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from vaultapi.client.api import API, ClientError, Login, ProblemError
+from vaultapi.client.api import API, ClientError, ProblemError
 from vaultapi.crypto import CryptoError
 from vaultapi.crypto import share as share_crypto
 
 DEFAULT_TTL = timedelta(hours=1)
+
+
+class Authorized(Protocol):
+    """What the owner operations need: a `Login`, or anything holding a live
+    access token (the CLI, which keeps only a refresh token)."""
+
+    @property
+    def auth_header(self) -> dict[str, str]: ...
 
 
 class TamperedShareError(ClientError):
@@ -112,7 +120,7 @@ class Share:
     @staticmethod
     async def create(
         http: httpx.AsyncClient,
-        login: Login,
+        login: Authorized,
         secret: str,
         *,
         ttl: timedelta | int = DEFAULT_TTL,
@@ -179,13 +187,13 @@ class Share:
             ) from exc
 
     @staticmethod
-    async def list(http: httpx.AsyncClient, login: Login) -> builtins.list[ShareInfo]:
+    async def list(http: httpx.AsyncClient, login: Authorized) -> builtins.list[ShareInfo]:
         response = await http.get(API + "/shares", headers=login.auth_header)
         _raise_for_problem(response)
         return [ShareInfo.from_json(item) for item in response.json()["shares"]]
 
     @staticmethod
-    async def revoke(http: httpx.AsyncClient, login: Login, share_id: uuid.UUID) -> ShareInfo:
+    async def revoke(http: httpx.AsyncClient, login: Authorized, share_id: uuid.UUID) -> ShareInfo:
         response = await http.delete(f"{API}/shares/{share_id}", headers=login.auth_header)
         _raise_for_problem(response)
         return ShareInfo.from_json(response.json())
