@@ -86,7 +86,10 @@ async def test_no_fourth_wrong_proof_slips_through_under_concurrency(
         assert keys.access_proof is not None
         await create(first, owner, body)
         answers = await asyncio.gather(
-            *(open_share((first, second)[n % 2], body["id"], bytes([n]) * 32) for n in range(12))
+            *(
+                open_share((first, second)[n % 2], body["id"], bytes([n]) * 32, **from_ip(n))
+                for n in range(12)
+            )
         )
         statuses = Counter(answer.status_code for answer in answers)
         assert statuses == {403: 3, 410: 9}
