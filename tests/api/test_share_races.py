@@ -23,6 +23,7 @@ from vaultapi.crypto.kdf import MINIMUM_KDF
 from vaultapi.db.models import Share, ShareAccess, TaskClaim
 from vaultapi.db.types import utcnow
 from vaultapi.services.claims import run_claimed, try_claim
+from vaultapi.services.maintenance import purge_shares_once
 from vaultapi.services.shares import PURGE_TASK, purge_shares
 
 # Every request comes from its own address (through a trusted proxy), so the
@@ -206,3 +207,29 @@ async def test_the_purge_removes_expired_shares_once_per_lease(
     assert remaining == [uuid.UUID(live["id"])]
     assert records == 0
     assert (await open_share(client_http, live["id"])).status_code == 200
+
+
+async def test_the_periodic_round_purges_on_one_worker_only(
+    client_http: httpx.AsyncClient, alice: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner = (await client.login(client_http, EMAIL, PASSWORD)).auth_header
+    body, _, _ = share_body()
+    await create(client_http, owner, body)
+    runtime = runtime_of(client_http)
+    async with runtime.sessionmaker() as session:
+        await session.execute(
+            update(Share)
+            .where(Share.id == uuid.UUID(body["id"]))  # type: ignore[arg-type]
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    caplog.set_level("INFO", logger="vaultapi.services.maintenance")
+    lease = timedelta(minutes=10)
+    await asyncio.gather(*(purge_shares_once(runtime.sessionmaker, lease, 30) for _ in range(4)))
+    purged = [r.getMessage() for r in caplog.records if "expired shares" in r.getMessage()]
+    assert purged == ["purged 1 expired shares, 0 share access records"]
+    async with runtime.sessionmaker() as session:
+        assert await session.get(Share, uuid.UUID(body["id"])) is None
+        claim = await session.get(TaskClaim, PURGE_TASK)
+        assert claim is not None
+        assert claim.lease_until > utcnow() + timedelta(minutes=9)
