@@ -157,6 +157,26 @@ class MFASettings(BaseModel):
         return origins
 
 
+class ShareSettings(BaseModel):
+    """Time-limited shares (`/v1/shares`)."""
+
+    max_secret_chars: Annotated[int, Field(ge=256, le=1024 * 1024)] = 16 * 1024
+    """Largest share ciphertext (an EncString), in characters."""
+    max_ttl_minutes: Annotated[int, Field(ge=1, le=365 * 24 * 60)] = 7 * 24 * 60
+    """Longest lifetime an owner may give a share."""
+    max_views: Annotated[int, Field(ge=1, le=100_000)] = 100
+    """Most views an owner may allow on one share."""
+    max_failed_proofs: Annotated[int, Field(ge=1, le=100)] = 3
+    """Wrong access proofs after which a protected share locks for good."""
+    max_active_per_account: Annotated[int, Field(ge=1, le=1_000_000)] = 1_000
+    """Shares one account may hold at once (not yet expired, purge pending)."""
+    ip_opens_per_window: Annotated[int, Field(ge=1)] = 30
+    """Anonymous retrievals from one IP (IPv6: per /64) per window before 429."""
+    ip_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
+    access_log_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """How long the `share_access` records are kept."""
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
@@ -182,6 +202,7 @@ class Settings(BaseSettings):
     abuse: AbuseSettings = AbuseSettings()
     vault: VaultSettings = VaultSettings()
     mfa: MFASettings = MFASettings()
+    shares: ShareSettings = ShareSettings()
     log: LogSettings = LogSettings()
 
     @property

@@ -94,6 +94,10 @@ class Conflict(VaultAPIError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class Gone(VaultAPIError):
+    status, code, title = 410, "gone", "Gone"
+
+
 class PreconditionFailed(VaultAPIError):
     status, code, title = 412, "precondition_failed", "Precondition failed"
 
@@ -224,6 +228,28 @@ class TooManyAttempts(TooManyRequests):
     code, title = "too_many_attempts", "Too many attempts"
 
 
+# -- shares --------------------------------------------------------------------
+
+
+class ShareGone(Gone):
+    """The one answer for a share that cannot be opened: unknown, expired, used
+    up, revoked or locked. Which one it was is told to the owner only."""
+
+    code, title = "share_gone", "Share gone"
+
+
+class AccessProofRequired(Unauthorized):
+    code, title = "access_proof_required", "This share needs its passphrase"
+
+
+class InvalidAccessProof(Forbidden):
+    code, title = "invalid_access_proof", "Wrong passphrase"
+
+
+class ShareOutOfRange(BadRequest):
+    code, title = "share_out_of_range", "Share lifetime or views out of range"
+
+
 _BY_STATUS: dict[int, type[VaultAPIError]] = {
     cls.status: cls
     for cls in (
@@ -233,6 +259,7 @@ _BY_STATUS: dict[int, type[VaultAPIError]] = {
         NotFound,
         MethodNotAllowed,
         Conflict,
+        Gone,
         PreconditionFailed,
         PreconditionRequired,
         PayloadTooLarge,

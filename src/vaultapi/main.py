@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import account, auth, docs, meta, mfa, vault, webauthn_test_page
+from vaultapi.api import account, auth, docs, meta, mfa, shares, vault, webauthn_test_page
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
@@ -87,6 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.database.purge_interval_seconds,
                 settings.vault.trash_days,
                 settings.mfa.totp_enrolment_ttl_seconds,
+                access_log_days=settings.shares.access_log_days,
             )
         )
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router, prefix=api_prefix)
     app.include_router(mfa.account_router, prefix=api_prefix)
     app.include_router(vault.router, prefix=api_prefix)
+    app.include_router(shares.router, prefix=api_prefix)
     app.include_router(docs.router)
     if settings.mfa.webauthn_test_page:
         app.include_router(webauthn_test_page.router)

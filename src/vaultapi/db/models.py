@@ -25,7 +25,10 @@ __all__ = [
     "RefreshToken",
     "SRPHandshake",
     "Session",
+    "Share",
+    "ShareAccess",
     "TOTPFactor",
+    "TaskClaim",
     "Vault",
     "VaultFolder",
     "VaultItem",
@@ -364,3 +367,70 @@ class VaultTombstone(SQLModel, table=True):
     """item or folder"""
     changed_in: int = Field(sa_column=Column(BigInteger, nullable=False))
     purged_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+
+
+# -- shares --------------------------------------------------------------------
+
+
+class Share(SQLModel, table=True):
+    """A time-limited share: one client-encrypted secret, anonymous retrieval.
+
+    The server never holds the key (it is in the link's fragment). When the
+    owner set a passphrase, `proof_hash` is an argon2-cffi hash of the
+    client's access proof; the passphrase itself never reaches the server.
+    `ciphertext` is cleared as soon as the share can no longer be opened
+    (used up, revoked, locked): the row stays for the owner's status list
+    until it expires and is purged."""
+
+    __tablename__ = "shares"
+    __table_args__ = (Index("ix_shares_account_id_created_at", "account_id", "created_at"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    """Chosen by the client: it is the ciphertext's AAD."""
+    account_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    )
+    ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    proof_hash: str | None = Field(default=None, max_length=256)
+    max_views: int
+    views_used: int = Field(default=0)
+    failed_proofs: int = Field(default=0)
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    last_opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ShareAccess(SQLModel, table=True):
+    """Every anonymous retrieval attempt, whatever its outcome. No foreign key:
+    the record outlives the share (and attempts on unknown ids are kept too)."""
+
+    __tablename__ = "share_access"
+    __table_args__ = (Index("ix_share_access_share_id_at", "share_id", "at"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime, index=True)
+    share_id: uuid.UUID
+    ip: str = Field(max_length=45)
+    outcome: str = Field(max_length=24)
+    """opened, gone, proof_required, wrong_proof, locked, rate_limited"""
+
+
+# -- background work -----------------------------------------------------------
+
+
+class TaskClaim(SQLModel, table=True):
+    """A lease on a periodic task, so that one worker of many runs it per
+    interval: taken by a conditional UPDATE (`lease_until <= now`), which the
+    database grants to exactly one contender."""
+
+    __tablename__ = "task_claims"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(default="", max_length=128)
+    lease_until: datetime = Field(sa_type=UTCDateTime)
+    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,5 +1,7 @@
 """Periodic clean-up: expired handshakes, rate-limit counters, dead sessions,
-and items left in the trash longer than `vault.trash_days`.
+and items left in the trash longer than `vault.trash_days`; and, on one
+worker per round (a database claim, `services/claims.py`), expired shares
+and old share access records.
 
 Unauthenticated callers can create handshakes and counters, so they must not
 accumulate. Every worker runs the purge on a timer; the deletes are
@@ -27,6 +29,8 @@ from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
 from vaultapi.db.repositories.vault import VaultRepository
 from vaultapi.db.types import utcnow
+from vaultapi.services.claims import run_claimed
+from vaultapi.services.shares import PURGE_TASK, purge_shares
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,8 @@ async def run_periodically(
     interval_seconds: float,
     trash_days: int,
     totp_enrolment_ttl_seconds: int = 900,
+    *,
+    access_log_days: int = 30,
 ) -> None:
     """Until cancelled (at shutdown). A failed round is logged, not fatal."""
     while True:
@@ -130,3 +136,25 @@ async def run_periodically(
                 )
         except Exception:
             log.exception("periodic purge failed; retrying next round")
+        await purge_shares_once(sessionmaker, timedelta(seconds=interval_seconds), access_log_days)
+
+
+async def purge_shares_once(
+    sessionmaker: async_sessionmaker[AsyncSession], lease: timedelta, access_log_days: int
+) -> None:
+    """Expired shares and old access records, if this worker wins the round's claim."""
+    try:
+        purged = await run_claimed(
+            sessionmaker,
+            PURGE_TASK,
+            lease,
+            lambda session: purge_shares(session, utcnow(), access_log_days=access_log_days),
+        )
+        if purged is not None and (purged.shares or purged.access_records):
+            log.info(
+                "purged %d expired shares, %d share access records",
+                purged.shares,
+                purged.access_records,
+            )
+    except Exception:
+        log.exception("periodic share purge failed; retrying next round")

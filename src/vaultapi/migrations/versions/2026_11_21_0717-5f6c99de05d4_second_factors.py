@@ -1,7 +1,7 @@
 """second factors
 
 Revision ID: 5f6c99de05d4
-Revises: fb89dd015023
+Revises: d2de1fb9d88f
 Create Date: 2026-11-21 07:17:25.010830+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5f6c99de05d4"
-down_revision: str | None = "fb89dd015023"
+down_revision: str | None = "d2de1fb9d88f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
