@@ -13,10 +13,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.mfa import code, enable_totp
 from tests.support.servers import RunningServer, running_server
 from vaultapi import client
 from vaultapi.client import open_share
 from vaultapi.client.cli import app, parse_ttl
+from vaultapi.client.cli.session import prompted_second_factor
 from vaultapi.crypto.kdf import MINIMUM_KDF
 
 pytestmark = pytest.mark.slow
@@ -165,3 +167,39 @@ def test_ttl_parsing() -> None:
     assert parse_ttl("30").total_seconds() == 30 * 60
     assert parse_ttl("2h").total_seconds() == 2 * 3600
     assert parse_ttl("7d").total_seconds() == 7 * 86400
+
+
+def test_login_asks_for_the_second_factor(server: RunningServer, cli_home: Path) -> None:
+    email = "dave@example.com"
+
+    async def enrol() -> str:
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            await client.register(http, email, PASSWORD, kdf=MINIMUM_KDF)
+            secret, _ = await enable_totp(http, await client.login(http, email, PASSWORD))
+            return secret
+
+    secret = asyncio.run(enrol())
+    args = ("login", "--server", server.base_url, "--email", email, "--password-stdin")
+    wrong = "000000" if code(secret) != "000000" else "000001"
+    status, _, errors = vault(cli_home, *args, input=f"{PASSWORD}\n{wrong}\n{code(secret)}\n")
+    assert status == 0, errors
+    assert "Logged in" in errors
+    assert stored(cli_home)["email"] == email
+
+
+async def test_a_security_key_only_account_gets_a_clear_message() -> None:
+    pending = client.PendingLogin(
+        mfa_token="vmt_x", methods=["webauthn"], expires_in=300, attempts_left=3, wrap_key=b""
+    )
+    asked: list[str] = []
+
+    def ask(label: str) -> str:
+        asked.append(label)
+        return "123456"
+
+    finish = prompted_second_factor(httpx.AsyncClient(), ask)
+    with pytest.raises(
+        client.ClientError, match=r"security key .* cannot use: log in from a browser"
+    ):
+        await finish(pending)
+    assert asked == [], "nothing is asked when nothing typed can finish the login"
