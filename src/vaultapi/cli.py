@@ -24,6 +24,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+admin_app = typer.Typer(
+    help="Admin role (the operator's shell is the bootstrap).", no_args_is_help=True
+)
+app.add_typer(admin_app, name="admin")
 
 err = Console(stderr=True, soft_wrap=True)  # no hard wrapping: messages end up in logs
 T = TypeVar("T")
@@ -202,6 +206,42 @@ def keygen() -> None:
     pem = generate_ed25519_pem().strip().replace("\n", "\\n")
     typer.echo(f"VAULTAPI_AUTH__SERVER_SECRET={secrets.token_urlsafe(48)}")
     typer.echo(f'VAULTAPI_AUTH__JWT_PRIVATE_KEY="{pem}"')
+
+
+def _set_role(email: str, role: str) -> None:
+    from vaultapi.crypto import CryptoError
+    from vaultapi.crypto.kdf import normalize_email
+    from vaultapi.db.engine import create_sessionmaker
+    from vaultapi.db.repositories.admin import AdminRepository
+
+    try:
+        identity = normalize_email(email)
+    except CryptoError as exc:
+        typer.echo(f"invalid e-mail address: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def work(engine: AsyncEngine) -> bool:
+        async with create_sessionmaker(engine)() as session:
+            changed = await AdminRepository(session).set_role(identity, role)
+            await session.commit()
+        return changed
+
+    if not asyncio.run(_with_engine(_cli_engine(), work)):
+        typer.echo(f"no account with the e-mail {identity}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{identity} is now {'an admin' if role == 'admin' else 'a regular user'}")
+
+
+@admin_app.command("grant")
+def admin_grant(email: Annotated[str, typer.Argument(help="The account's e-mail.")]) -> None:
+    """Give an account the admin role (effective on its next request)."""
+    _set_role(email, "admin")
+
+
+@admin_app.command("revoke")
+def admin_revoke(email: Annotated[str, typer.Argument(help="The account's e-mail.")]) -> None:
+    """Take the admin role away (effective on its next request)."""
+    _set_role(email, "user")
 
 
 if __name__ == "__main__":  # pragma: no cover

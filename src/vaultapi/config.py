@@ -177,6 +177,27 @@ class ShareSettings(BaseModel):
     """How long the `share_access` records are kept."""
 
 
+class AdminSettings(BaseModel):
+    """The operator's API and the logs it reads."""
+
+    log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 180
+    """Authentication and audit records older than this are purged."""
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    max_page_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    csv_max_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    """Rows one CSV export of the authentication log may hold."""
+
+
+class MetricsSettings(BaseModel):
+    mode: Literal["off", "token", "port"] = "off"
+    """`token`: `GET /metrics` with `Authorization: Bearer <token>`; `port`: a
+    separate listener on `host`:`port` (keep it on a private network)."""
+    token: SecretStr | None = None
+    """At least 32 characters (mode `token`)."""
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 9464
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
@@ -202,6 +223,8 @@ class Settings(BaseSettings):
     abuse: AbuseSettings = AbuseSettings()
     vault: VaultSettings = VaultSettings()
     mfa: MFASettings = MFASettings()
+    admin: AdminSettings = AdminSettings()
+    metrics: MetricsSettings = MetricsSettings()
     shares: ShareSettings = ShareSettings()
     log: LogSettings = LogSettings()
 
@@ -252,6 +275,10 @@ class Settings(BaseSettings):
                 "for a single-machine, single-worker installation)"
             )
         problems.extend(explicit_secret_problems(self.auth, require_all=True))
+        if self.metrics.mode == "token" and (
+            self.metrics.token is None or len(self.metrics.token.get_secret_value()) < 32
+        ):
+            problems.append("VAULTAPI_METRICS__TOKEN must be at least 32 characters (mode token)")
         if self.mfa.webauthn_test_page:
             problems.append("VAULTAPI_MFA__WEBAUTHN_TEST_PAGE is for tests; turn it off")
 

@@ -204,6 +204,14 @@ class WebAuthnRejected(BadRequest):
     code, title = "webauthn_rejected", "The authenticator's response does not verify"
 
 
+class AdminRequired(Forbidden):
+    code, title = "admin_required", "This needs an admin account"
+
+
+class IPBlocked(Forbidden):
+    code, title = "ip_blocked", "Requests from this address are blocked"
+
+
 class PreconditionRequired(VaultAPIError):
     status, code, title = 428, "precondition_required", "If-Match required"
 

@@ -19,12 +19,24 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import account, auth, docs, meta, mfa, shares, vault, webauthn_test_page
+from vaultapi.api import (
+    account,
+    admin,
+    auth,
+    docs,
+    meta,
+    mfa,
+    shares,
+    vault,
+    webauthn_test_page,
+)
+from vaultapi.api import metrics as metrics_api
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
 from vaultapi.errors import ConfigurationError, install_error_handlers
 from vaultapi.logs import configure_logging
+from vaultapi.metrics import MetricsMiddleware, serve_on_port, watch_pool
 from vaultapi.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from vaultapi.openapi import install_openapi
 from vaultapi.runtime import Runtime, token_keys_from
@@ -81,6 +93,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             schema_heads=migrate.head_revisions(),
             token_keys=token_keys_from(keys),
         )
+        if settings.metrics.mode != "off":
+            watch_pool(engine)
+        if settings.metrics.mode == "port":
+            serve_on_port(settings.metrics.port, settings.metrics.host)
         purger = asyncio.create_task(
             run_periodically(
                 app.state.runtime.sessionmaker,
@@ -88,6 +104,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.vault.trash_days,
                 settings.mfa.totp_enrolment_ttl_seconds,
                 access_log_days=settings.shares.access_log_days,
+                log_retention_days=settings.admin.log_retention_days,
             )
         )
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
@@ -120,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             RequestContextMiddleware, hsts_max_age_seconds=settings.http.hsts_max_age_seconds
         )
     )
+    if settings.metrics.mode != "off":
+        middleware.append(Middleware(MetricsMiddleware))
     middleware.append(
         Middleware(
             BodySizeLimitMiddleware,
@@ -147,9 +166,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mfa.login_router, prefix=api_prefix)
     app.include_router(account.router, prefix=api_prefix)
     app.include_router(mfa.account_router, prefix=api_prefix)
+    app.include_router(admin.own_router, prefix=api_prefix)
+    app.include_router(admin.router, prefix=api_prefix)
     app.include_router(vault.router, prefix=api_prefix)
     app.include_router(shares.router, prefix=api_prefix)
     app.include_router(docs.router)
+    if settings.metrics.mode == "token":
+        app.include_router(metrics_api.router)
     if settings.mfa.webauthn_test_page:
         app.include_router(webauthn_test_page.router)
     install_openapi(app)

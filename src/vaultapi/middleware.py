@@ -34,6 +34,7 @@ from vaultapi.errors import (
     problem_response,
 )
 from vaultapi.logs import request_id_var
+from vaultapi.metrics import route_of
 
 access_log = logging.getLogger("vaultapi.access")
 error_log = logging.getLogger("vaultapi.errors")
@@ -120,6 +121,8 @@ class RequestContextMiddleware:
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
+                    "route": route_of(scope),
+                    "account_id": scope.get("state", {}).get("account_id"),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client_ip": client[0] if client else None,

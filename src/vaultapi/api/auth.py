@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
 from vaultapi.api.deps import (
@@ -12,6 +12,7 @@ from vaultapi.api.deps import (
     RuntimeDep,
     SessionDep,
     SessionServiceDep,
+    refuse_blocked_ip,
 )
 from vaultapi.api.presenters import kdf_parameters, login_response, token_pair
 from vaultapi.api.responses import problem_responses
@@ -27,6 +28,7 @@ from vaultapi.errors import (
     InvalidKeyMaterial,
     InvalidSRPValue,
     InvalidToken,
+    IPBlocked,
     RefreshTokenInvalid,
     RefreshTokenReused,
     TooManyAttempts,
@@ -39,7 +41,7 @@ from vaultapi.schemas import mfa as mfa_schemas
 from vaultapi.services.auth import AuthService
 from vaultapi.services.context import ClientInfo
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(refuse_blocked_ip)])
 
 
 def _service(session: SessionDep, runtime: RuntimeDep, client: ClientInfo) -> AuthService:
@@ -52,6 +54,7 @@ def _service(session: SessionDep, runtime: RuntimeDep, client: ClientInfo) -> Au
     summary="Create an account from client-made KDF, SRP and key material",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
+        IPBlocked,
         BadRequest,
         InvalidSRPValue,
         InvalidKeyMaterial,
@@ -72,7 +75,7 @@ async def register(
     "/prelogin",
     operation_id="prelogin",
     summary="KDF parameters and salt for an e-mail (deterministic fakes for unknown ones)",
-    responses=problem_responses(BadRequest, ValidationFailed),
+    responses=problem_responses(IPBlocked, BadRequest, ValidationFailed),
 )
 async def prelogin(
     body: schemas.PreloginRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
@@ -85,7 +88,9 @@ async def prelogin(
     "/srp/start",
     operation_id="startLogin",
     summary="SRP step 1: send A, receive the handshake id, KDF parameters, salt and B",
-    responses=problem_responses(BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts),
+    responses=problem_responses(
+        IPBlocked, BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts
+    ),
 )
 async def srp_start(
     body: schemas.SRPStartRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
@@ -120,6 +125,7 @@ async def srp_start(
             "description": "Password proven; a second factor must finish the login",
         },
         **problem_responses(
+            IPBlocked,
             InvalidSRPValue,
             InvalidCredentials,
             HandshakeInvalid,
@@ -163,7 +169,7 @@ async def srp_verify(
     operation_id="refreshTokens",
     summary="Trade a refresh token for new tokens (the old one stops working)",
     responses=problem_responses(
-        RefreshTokenInvalid, RefreshTokenReused, AccountDisabled, ValidationFailed
+        IPBlocked, RefreshTokenInvalid, RefreshTokenReused, AccountDisabled, ValidationFailed
     ),
 )
 async def refresh(body: schemas.RefreshRequest, sessions: SessionServiceDep) -> schemas.TokenPair:
@@ -175,7 +181,7 @@ async def refresh(body: schemas.RefreshRequest, sessions: SessionServiceDep) -> 
     operation_id="logout",
     summary="End this session: its tokens stop working at once",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(Unauthorized, InvalidToken, AccountDisabled),
+    responses=problem_responses(IPBlocked, Unauthorized, InvalidToken, AccountDisabled),
 )
 async def logout(current: CurrentDep, sessions: SessionServiceDep) -> Response:
     await sessions.logout(current)

@@ -18,9 +18,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import Settings
-from vaultapi.errors import Unauthorized, VaultAPIError
+from vaultapi.db.repositories.admin import AdminRepository
+from vaultapi.db.types import utcnow
+from vaultapi.errors import AdminRequired, IPBlocked, Unauthorized, VaultAPIError
 from vaultapi.runtime import Runtime
 from vaultapi.services.context import ClientInfo
+from vaultapi.services.ip_rules import blocking_rule
 from vaultapi.services.sessions import CurrentSession, SessionService
 
 
@@ -122,6 +125,7 @@ SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
 
 
 async def get_current(
+    request: Request,
     sessions: SessionServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentSession:
@@ -130,20 +134,44 @@ async def get_current(
             "Send an access token: `Authorization: Bearer <token>`",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return await sessions.authenticate(credentials.credentials)
+    current = await sessions.authenticate(credentials.credentials)
+    request.state.account_id = str(current.account.id)  # for the access log line
+    return current
 
 
 CurrentDep = Annotated[CurrentSession, Depends(get_current)]
 
 
 async def get_optional_current(
+    request: Request,
     sessions: SessionServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentSession | None:
     """The caller's session when a bearer token is sent (and valid), else None."""
     if credentials is None:
         return None
-    return await get_current(sessions, credentials)
+    return await get_current(request, sessions, credentials)
 
 
 OptionalCurrentDep = Annotated[CurrentSession | None, Depends(get_optional_current)]
+
+
+async def get_admin(current: CurrentDep) -> CurrentSession:
+    """The caller, if their account has the admin role (read from the database
+    on this request, not from the token: a revoked role ends at once)."""
+    if current.account.role != "admin":
+        raise AdminRequired("This needs an admin account")
+    return current
+
+
+AdminDep = Annotated[CurrentSession, Depends(get_admin)]
+
+
+async def refuse_blocked_ip(session: SessionDep, client: ClientDep) -> None:
+    """On authentication routes: 403 for an address an operator blocked."""
+    rule = blocking_rule(client.ip, await AdminRepository(session).ip_rules(utcnow()))
+    if rule is not None:
+        raise IPBlocked(
+            "Requests from this address are blocked by the operator",
+            extra={"until": rule.expires_at.isoformat() if rule.expires_at else None},
+        )

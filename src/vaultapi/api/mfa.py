@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
-from vaultapi.api.deps import ClientDep, CurrentDep, RuntimeDep, SessionDep, SessionServiceDep
+from vaultapi.api.deps import (
+    ClientDep,
+    CurrentDep,
+    RuntimeDep,
+    SessionDep,
+    SessionServiceDep,
+    refuse_blocked_ip,
+)
 from vaultapi.api.presenters import login_response
 from vaultapi.api.responses import problem_responses
 from vaultapi.db.models import WebAuthnCredential
@@ -17,6 +24,7 @@ from vaultapi.errors import (
     CeremonyInvalid,
     InvalidSecondFactor,
     InvalidToken,
+    IPBlocked,
     LimitReached,
     MFAStateConflict,
     MFATokenInvalid,
@@ -32,10 +40,18 @@ from vaultapi.schemas import mfa as schemas
 from vaultapi.services.mfa import Ceremony, SecondFactors, SecondStep
 from vaultapi.services.sessions import SessionService
 
-login_router = APIRouter(prefix="/auth/mfa", tags=["auth"])
+login_router = APIRouter(
+    prefix="/auth/mfa", tags=["auth"], dependencies=[Depends(refuse_blocked_ip)]
+)
 account_router = APIRouter(prefix="/account/mfa", tags=["second factors"])
 
-SECOND_STEP_ERRORS = (MFATokenInvalid, InvalidSecondFactor, TooManyAttempts, ValidationFailed)
+SECOND_STEP_ERRORS = (
+    MFATokenInvalid,
+    InvalidSecondFactor,
+    TooManyAttempts,
+    ValidationFailed,
+    IPBlocked,
+)
 AUTH_ERRORS = (Unauthorized, InvalidToken, AccountDisabled)
 
 
@@ -98,7 +114,7 @@ async def login_recovery_code(
     "/webauthn/options",
     operation_id="startLoginWebAuthn",
     summary="Options for a security-key assertion (navigator.credentials.get)",
-    responses=problem_responses(MFATokenInvalid, MFAStateConflict, ValidationFailed),
+    responses=problem_responses(MFATokenInvalid, MFAStateConflict, ValidationFailed, IPBlocked),
 )
 async def login_webauthn_options(
     body: schemas.WebAuthnLoginOptionsRequest,

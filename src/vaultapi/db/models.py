@@ -18,7 +18,9 @@ from vaultapi.db.types import UTCDateTime, utcnow
 
 __all__ = [
     "Account",
+    "AuditEvent",
     "AuthEvent",
+    "IPRule",
     "MFAChallenge",
     "RateLimitCounter",
     "RecoveryCode",
@@ -29,6 +31,7 @@ __all__ = [
     "ShareAccess",
     "TOTPFactor",
     "TaskClaim",
+    "UsageCounter",
     "Vault",
     "VaultFolder",
     "VaultItem",
@@ -252,6 +255,61 @@ class AuthEvent(SQLModel, table=True):
     outcome: str = Field(max_length=16)
     """success, failure, blocked"""
     reason: str = Field(default="", max_length=48)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Security events of an account (login, new device, password change,
+    second-factor change, session revoked, share opened, admin action), which
+    its owner can read too. `actor_id` differs from `account_id` when an admin
+    acted on the account."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_account_id_id", "account_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime, index=True)
+    account_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    )
+    actor_id: uuid.UUID | None = Field(default=None)
+    action: str = Field(max_length=32)
+    ip: str = Field(default="", max_length=45)
+    detail: str = Field(default="", max_length=256)
+    """Short and free of secrets: a device name, a session id, a count."""
+
+
+class IPRule(SQLModel, table=True):
+    """An operator's block or allow for an address or network, with a reason
+    and an optional end. A block refuses the authentication routes; an allow
+    overrides blocks and exempts from the per-IP rate limits."""
+
+    __tablename__ = "ip_rules"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    network: str = Field(max_length=49)
+    """Normalized CIDR, e.g. `203.0.113.0/24` or `2001:db8::/48`."""
+    action: str = Field(max_length=8)
+    """block or allow"""
+    reason: str = Field(max_length=256)
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class UsageCounter(SQLModel, table=True):
+    """Per-day counts of events that leave no row behind to count later
+    (items created, updated, deleted): one upsert per event."""
+
+    __tablename__ = "usage_counters"
+
+    day: str = Field(primary_key=True, max_length=10)
+    """YYYY-MM-DD (UTC)"""
+    metric: str = Field(primary_key=True, max_length=32)
+    count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
 class RateLimitCounter(SQLModel, table=True):

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import AbuseSettings
+from vaultapi.db.models import RateLimitCounter
 from vaultapi.db.repositories.ratelimits import Counter, RateLimitRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import TooManyAttempts
@@ -54,7 +55,7 @@ class AbuseGuard:
         self.server_secret = server_secret
         self.window = timedelta(seconds=settings.window_seconds)
 
-    def _identity_key(self, identity: str) -> str:
+    def identity_key(self, identity: str) -> str:
         digest = hmac.new(
             self.server_secret, b"vaultapi/abuse/identity\x00" + identity.encode(), hashlib.sha256
         )
@@ -79,6 +80,22 @@ class AbuseGuard:
             keep_changes=True,
         )
 
+    def blocked_until(self, counter: Counter | RateLimitCounter, now: datetime) -> datetime | None:
+        """When this counter stops refusing requests; None if it refuses none now."""
+        count, start = counter.count, counter.window_start
+        key = getattr(counter, "key", "")
+        if key.startswith("identity:"):
+            until = start + self.backoff(count) if self.backoff(count) else None
+        else:
+            limits = {
+                "ip-fail": self.settings.ip_failures_per_window - 1,
+                "ip-start": self.settings.ip_handshakes_per_window,
+                "ip-register": self.settings.ip_registrations_per_window,
+            }
+            limit = limits.get(key.split(":", 1)[0])
+            until = start + self.window if limit is not None and count > limit else None
+        return until if until is not None and until > now else None
+
     def _ip_key(self, ip: str) -> str:
         return f"ip-fail:{ip_bucket(ip)}"
 
@@ -94,7 +111,7 @@ class AbuseGuard:
 
     async def check(self, identity: str, ip: str, now: datetime) -> None:
         """Refuse early (no lock): at handshake start, before any costly work."""
-        identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
+        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
         live = await self.counters.get_many([identity_key, ip_key], now=now)
         self._check(live.get(identity_key), live.get(ip_key), now)
 
@@ -103,18 +120,18 @@ class AbuseGuard:
         counters for the rest of the request, then refuse if either is over.
         Concurrent guesses therefore count one after the other. Returns the
         time after the wait, which is the time the attempt counts at."""
-        identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
+        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
         live = await self.counters.lock([identity_key, ip_key], now=now)
         now = utcnow()
         self._check(live.get(identity_key), live.get(ip_key), now)
         return now
 
     async def record_failure(self, identity: str, ip: str, now: datetime) -> None:
-        await self.counters.streak(self._identity_key(identity), now=now, keep_for=STREAK_MEMORY)
+        await self.counters.streak(self.identity_key(identity), now=now, keep_for=STREAK_MEMORY)
         await self.counters.hit(self._ip_key(ip), now=now, window=self.window)
 
     async def record_success(self, identity: str) -> None:
-        await self.counters.reset(self._identity_key(identity))
+        await self.counters.reset(self.identity_key(identity))
 
     async def count_handshake_start(self, ip: str, now: datetime) -> None:
         await self._count(f"ip-start:{ip_bucket(ip)}", self.settings.ip_handshakes_per_window, now)

@@ -33,6 +33,7 @@ from vaultapi.errors import (
 )
 from vaultapi.runtime import Runtime
 from vaultapi.schemas import auth as schemas
+from vaultapi.services import audit
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account, fake_kdf_salt
@@ -272,4 +273,5 @@ class AuthService:
         account.last_login_at = now
         tokens = await sessions.create(account, device_name=device_name, now=now)
         await self._event("srp_verify", "success", account_id=account.id)
+        await audit.record_login(self.session, self.client, account.id, device_name)
         return Login(server_proof=server_proof, account=account, tokens=tokens)

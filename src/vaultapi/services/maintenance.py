@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from vaultapi.db.models import Session, VaultItem
 from vaultapi.db.repositories import rowcount
+from vaultapi.db.repositories.admin import AdminRepository, AuditRepository
 from vaultapi.db.repositories.auth import HandshakeRepository
 from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
@@ -111,6 +112,7 @@ async def run_periodically(
     totp_enrolment_ttl_seconds: int = 900,
     *,
     access_log_days: int = 30,
+    log_retention_days: int = 180,
 ) -> None:
     """Until cancelled (at shutdown). A failed round is logged, not fatal."""
     while True:
@@ -137,6 +139,34 @@ async def run_periodically(
         except Exception:
             log.exception("periodic purge failed; retrying next round")
         await purge_shares_once(sessionmaker, timedelta(seconds=interval_seconds), access_log_days)
+        await purge_logs_once(sessionmaker, timedelta(seconds=interval_seconds), log_retention_days)
+
+
+LOG_RETENTION_TASK = "log-retention"
+
+
+async def purge_logs(session: AsyncSession, now: datetime, *, retention_days: int) -> int:
+    """Authentication and audit records older than the retention, and IP
+    rules that have run out."""
+    old = await AuditRepository(session).purge_older_than(now - timedelta(days=retention_days))
+    return old + await AdminRepository(session).purge_ip_rules(now)
+
+
+async def purge_logs_once(
+    sessionmaker: async_sessionmaker[AsyncSession], lease: timedelta, retention_days: int
+) -> None:
+    """Log retention, if this worker wins the round's claim."""
+    try:
+        purged = await run_claimed(
+            sessionmaker,
+            LOG_RETENTION_TASK,
+            lease,
+            lambda session: purge_logs(session, utcnow(), retention_days=retention_days),
+        )
+        if purged:
+            log.info("purged %d log records and lapsed IP rules", purged)
+    except Exception:
+        log.exception("periodic log retention failed; retrying next round")
 
 
 async def purge_shares_once(

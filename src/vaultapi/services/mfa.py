@@ -55,6 +55,7 @@ from vaultapi.errors import (
     WebAuthnRejected,
 )
 from vaultapi.runtime import Runtime
+from vaultapi.services import audit
 from vaultapi.services import webauthn_ceremonies as ceremonies
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
@@ -233,6 +234,7 @@ class SecondFactors(_Base):
             raise MFAStateConflict("No TOTP enrolment is waiting for confirmation")
         codes = await self._first_factor_codes(account.id, now)
         await self._event("mfa_totp_enable", "success", "", account.id)
+        await audit.record(self.db, self.client, account.id, "second_factor_change", "totp on")
         return codes
 
     async def disable_totp(self, current: CurrentSession) -> None:
@@ -244,6 +246,7 @@ class SecondFactors(_Base):
         await self._drop_codes_if_no_factor(account_id)
         await self.repo.delete_pending_logins(account_id)
         await self._event("mfa_totp_disable", "success", "", account_id)
+        await audit.record(self.db, self.client, account_id, "second_factor_change", "totp off")
 
     # -- recovery codes -----------------------------------------------------------
 
@@ -255,6 +258,9 @@ class SecondFactors(_Base):
             raise MFAStateConflict("Recovery codes stand in for a second factor: enable one first")
         codes = await self._new_recovery_codes(account_id, utcnow())
         await self._event("mfa_recovery_codes_new", "success", "", account_id)
+        await audit.record(
+            self.db, self.client, account_id, "second_factor_change", "new recovery codes"
+        )
         return codes
 
     # -- WebAuthn ---------------------------------------------------------------
@@ -315,6 +321,9 @@ class SecondFactors(_Base):
             raise MFAStateConflict("This security key is already registered", keep_changes=True)
         codes = await self._first_factor_codes(account.id, now)
         await self._event("mfa_webauthn_add", "success", "", account.id)
+        await audit.record(
+            self.db, self.client, account.id, "second_factor_change", f"security key added: {name}"
+        )
         return row, codes
 
     async def rename_credential(
@@ -338,6 +347,9 @@ class SecondFactors(_Base):
         await self._drop_codes_if_no_factor(account_id)
         await self.repo.delete_pending_logins(account_id)
         await self._event("mfa_webauthn_remove", "success", "", account_id)
+        await audit.record(
+            self.db, self.client, account_id, "second_factor_change", "security key removed"
+        )
 
 
 Check = Callable[[Account, bytes, datetime], Awaitable[str | None]]
@@ -422,6 +434,7 @@ class SecondStep(_Base):
         account.last_login_at = now
         tokens = await self.sessions.create(account, device_name=challenge.device_name, now=now)
         await self._event(action, "success", "", account.id)
+        await audit.record_login(self.db, self.client, account.id, challenge.device_name)
         return account, tokens
 
     # -- TOTP -----------------------------------------------------------------
@@ -466,6 +479,9 @@ class SecondStep(_Base):
                 return "code_reused"
             left = len(unused) - 1
             log.warning("account %s used a recovery code; %d left", account.id, left)
+            await audit.record(
+                self.db, self.client, account.id, "recovery_code_used", f"{left} left"
+            )
             await self._event("mfa_recovery_code_used", "success", f"{left}_left", account.id)
             return None
 

@@ -42,6 +42,7 @@ from vaultapi.errors import (
     RefreshTokenReused,
 )
 from vaultapi.runtime import Runtime
+from vaultapi.services import audit
 from vaultapi.services.context import ClientInfo
 
 RevokeReason = Literal[
@@ -165,6 +166,9 @@ class SessionService:
                 account.id, now=now, reason="refresh_reuse", only=device_session.id
             )
             await self._event("refresh", "failure", "token_reuse", account.id)
+            await audit.record(
+                self.db, self.client, account.id, "session_revoked", "refresh token reused"
+            )
             raise RefreshTokenReused(
                 "This refresh token was already used; the session is revoked. Log in again.",
                 keep_changes=True,
@@ -216,11 +220,18 @@ class SessionService:
         )
         if not revoked:
             raise NotFound("No live session with this id on your account")
+        await audit.record(
+            self.db, self.client, current.account.id, "session_revoked", str(session_id)
+        )
 
     async def revoke_others(self, current: CurrentSession) -> int:
-        return await self.sessions.revoke(
+        revoked = await self.sessions.revoke(
             current.account.id, now=utcnow(), reason="revoked_others", keep=current.session.id
         )
+        await audit.record(
+            self.db, self.client, current.account.id, "session_revoked", f"{revoked} others"
+        )
+        return revoked
 
     async def _event(
         self, action: str, outcome: str, reason: str, account_id: uuid.UUID | None = None

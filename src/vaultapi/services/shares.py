@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vaultapi.config import ShareSettings
 from vaultapi.crypto import CryptoError, encstring
 from vaultapi.db.models import Share, ShareAccess
+from vaultapi.db.repositories.admin import AuditRepository, UsageRepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
 from vaultapi.db.repositories.shares import ShareAccessRepository, ShareRepository
 from vaultapi.db.types import utcnow
@@ -149,6 +150,7 @@ class ShareService:
                 await self.repo.add(share)
         except IntegrityError:  # the same id created concurrently
             raise ItemExists("A share with this id already exists: generate a new id") from None
+        await UsageRepository(self.session).bump("shares_created", now)
         return share
 
     async def list(self, owner: uuid.UUID) -> Sequence[Share]:
@@ -220,6 +222,10 @@ class ShareService:
             share.ciphertext = None  # used up: nothing left to leak
         await self.session.flush()
         await self._record(share_id, ip, "opened", now)
+        await UsageRepository(self.session).bump("shares_opened", now)
+        await AuditRepository(self.session).record(
+            share.account_id, "share_opened", ip=ip, detail=str(share_id), anonymous=True
+        )
         return Opened(
             share_id=share.id,
             ciphertext=ciphertext,

@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from vaultapi.db.models import Account, AuthEvent, RefreshToken, Session, SRPHandshake
 from vaultapi.db.repositories import rowcount
+from vaultapi.metrics import AUTH_EVENTS
 
 
 class HandshakeRepository:
@@ -182,6 +183,7 @@ class AuthEventRepository:
         reason: str = "",
         account_id: uuid.UUID | None = None,
     ) -> None:
+        AUTH_EVENTS.labels(action, outcome).inc()
         self.session.add(
             AuthEvent(
                 ip=ip,
