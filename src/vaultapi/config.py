@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -47,10 +47,35 @@ class DatabaseSettings(BaseModel):
     echo: bool = False
 
 
+class ServerSettings(BaseModel):
+    """How `vaultapi serve` listens; its command-line options override these."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    workers: Annotated[int, Field(ge=1, le=256)] = 1
+    ssl_certfile: Path | None = None
+    """TLS certificate chain (PEM): serve HTTPS directly. Needs `ssl_keyfile`."""
+    ssl_keyfile: Path | None = None
+    shutdown_drain_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
+    """After SIGTERM, keep the listener open this long answering new requests
+    with 503 (readiness fails too) while in-flight requests finish, so a load
+    balancer notices before connections are refused. 0: stop listening at once."""
+    shutdown_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """After the drain, how long in-flight requests may still run before they
+    are cancelled and the process exits."""
+
+    @model_validator(mode="after")
+    def _tls_files_go_together(self) -> ServerSettings:
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("server.ssl_certfile and server.ssl_keyfile go together")
+        return self
+
+
 class HTTPSettings(BaseModel):
     trusted_proxies: list[IPvAnyNetwork] = []
-    """Peers whose `X-Forwarded-For` is believed (e.g. `["10.0.0.0/8"]`). Empty:
-    the client IP is always the TCP peer, and X-Forwarded-For is ignored."""
+    """Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (e.g.
+    `["10.0.0.0/8"]`). Empty: the client IP is always the TCP peer, the scheme
+    is what the connection itself uses, and forwarded headers are ignored."""
     max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = 1024 * 1024
     """Largest request body accepted; anything larger gets 413 before it is read whole."""
     max_import_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = 96 * 1024 * 1024
@@ -76,6 +101,13 @@ class AuthSettings(BaseModel):
     """Ed25519 private key, PKCS#8 PEM (used when `jwt_algorithm` is EdDSA)."""
     jwt_secret: SecretStr | None = None
     """Shared HMAC key of at least 32 bytes (used when `jwt_algorithm` is HS256)."""
+    jwt_accepted_public_keys: list[str] = []
+    """Further Ed25519 public keys (PEM, JSON list) whose tokens are accepted but
+    never signed with: the previous key after a rotation (until its tokens
+    expire), or the next one while a rotation rolls out. Tokens name their
+    key by `kid`; all of these are published in the JWKS."""
+    jwt_accepted_secrets: list[SecretStr] = []
+    """The same for HS256: previous (or next) HMAC keys still accepted."""
     server_secret: SecretStr | None = None
     """At least 32 bytes; keys the deterministic fakes that hide which accounts exist."""
     issuer: str = "vaultapi"
@@ -140,6 +172,7 @@ class Settings(BaseSettings):
     Unset: an embedded SQLite file in `data_dir` (development only)."""
     data_dir: Path = Path(".vaultapi")
     """Where the embedded database and the development-mode secrets live."""
+    server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     http: HTTPSettings = HTTPSettings()
     auth: AuthSettings = AuthSettings()
