@@ -19,6 +19,7 @@ from vaultapi.db.types import UTCDateTime, utcnow
 __all__ = [
     "Account",
     "AuthEvent",
+    "Lease",
     "RateLimitCounter",
     "RefreshToken",
     "SRPHandshake",
@@ -163,6 +164,22 @@ class RateLimitCounter(SQLModel, table=True):
     window_start: datetime = Field(sa_type=UTCDateTime)
     count: int = Field(default=0)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class Lease(SQLModel, table=True):
+    """A named claim on periodic work, shared by every worker of every machine:
+    whoever holds an unexpired lease does the work; the others skip it
+    (`vaultapi.services.leases`)."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    """Which process claimed it last (host:pid:random)."""
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    claims: int = Field(default=0, sa_type=BigInteger)
+    """How many times it was claimed, ever: each claim is one run of the work."""
 
 
 # -- vault ---------------------------------------------------------------------

@@ -2,9 +2,11 @@
 and items left in the trash longer than `vault.trash_days`.
 
 Unauthenticated callers can create handshakes and counters, so they must not
-accumulate. Every worker runs the purge on a timer; the deletes are
-idempotent (`WHERE expires_at < now`), so several workers doing it at once
-waste a little work and break nothing.
+accumulate. Every worker runs the purge timer, but a round runs only where
+the `purge` lease is claimed (`services/leases.py`): once per interval for
+the whole deployment, however many workers and machines there are. The
+deletes are idempotent besides (`WHERE expires_at < now`), so a round that
+overlaps another after a lease expired mid-round breaks nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from vaultapi.db.repositories.auth import HandshakeRepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
 from vaultapi.db.repositories.vault import VaultRepository
 from vaultapi.db.types import utcnow
+from vaultapi.services import leases
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +91,31 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
     return len(rows)
 
 
+PURGE_LEASE = "purge"
+
+
 async def run_periodically(
     sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float, trash_days: int
 ) -> None:
     """Until cancelled (at shutdown). A failed round is logged, not fatal."""
+    ttl = timedelta(seconds=interval_seconds)
     while True:
         await asyncio.sleep(interval_seconds)
         try:
             async with sessionmaker() as session:
+                round_number = await leases.claim(session, PURGE_LEASE, now=utcnow(), ttl=ttl)
+                await session.commit()
+            if round_number is None:
+                log.debug("purge round skipped: another worker holds the lease")
+                continue
+            async with sessionmaker() as session:
                 purged = await purge_expired(session, utcnow(), trash_days=trash_days)
                 await session.commit()
+            log.debug(
+                "purge round %d ran",
+                round_number,
+                extra={"lease": PURGE_LEASE, "round": round_number},
+            )
             if purged.handshakes or purged.counters or purged.sessions or purged.trashed_items:
                 log.info(
                     "purged %d handshakes, %d counters, %d sessions, %d trashed items",
