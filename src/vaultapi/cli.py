@@ -16,7 +16,7 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vaultapi.config import Environment, Settings
+from vaultapi.config import Settings
 from vaultapi.errors import ConfigurationError, DatabaseUnreachable
 
 app = typer.Typer(
@@ -260,9 +260,8 @@ def _rotate_jwt_key() -> None:
 
     from vaultapi.crypto.tokens import TokenKeys
     from vaultapi.server_keys import (
-        ServerKeys,
+        ed25519_private_from_pem,
         explicit_secret_problems,
-        load_server_keys,
         private_pem,
         public_pem,
     )
@@ -278,28 +277,28 @@ def _rotate_jwt_key() -> None:
         )
     if problems:
         raise _fail(ConfigurationError(problems), "cannot rotate the JWT key")
-    keys: ServerKeys = load_server_keys(settings.model_copy(update={"env": Environment.PRODUCTION}))
+    assert current is not None  # noqa: S101 - a problem above otherwise
     ttl = auth.access_token_ttl_seconds
     if auth.jwt_algorithm == "EdDSA":
-        assert keys.jwt_private_key is not None  # noqa: S101 - `current` is set and valid
+        old_key = ed25519_private_from_pem(current.get_secret_value())
+        assert old_key is not None  # noqa: S101 - checked by explicit_secret_problems
         new_key = Ed25519PrivateKey.generate()
-        accepted = [public_pem(keys.jwt_private_key.public_key())]
+        accepted = [public_pem(old_key.public_key())]
         accepted += [pem for pem in auth.jwt_accepted_public_keys if pem not in accepted]
-        old_kid = TokenKeys("EdDSA", ed25519=keys.jwt_private_key).kid
+        old_kid = TokenKeys("EdDSA", ed25519=old_key).kid
         new_kid = TokenKeys("EdDSA", ed25519=new_key).kid
         escaped = private_pem(new_key).strip().replace("\n", "\\n")
         typer.echo(f'VAULTAPI_AUTH__JWT_PRIVATE_KEY="{escaped}"')
         typer.echo(f"VAULTAPI_AUTH__JWT_ACCEPTED_PUBLIC_KEYS='{json.dumps(accepted)}'")
     else:
-        assert keys.jwt_secret is not None  # noqa: S101 - `current` is set and valid
         new_secret = secrets.token_urlsafe(48)
-        old_secrets = [keys.jwt_secret.decode()]
+        old_secrets = [current.get_secret_value()]
         old_secrets += [
             s.get_secret_value()
             for s in auth.jwt_accepted_secrets
             if s.get_secret_value() not in old_secrets
         ]
-        old_kid = TokenKeys("HS256", hmac_secret=keys.jwt_secret).kid
+        old_kid = TokenKeys("HS256", hmac_secret=current.get_secret_value().encode()).kid
         new_kid = TokenKeys("HS256", hmac_secret=new_secret.encode()).kid
         typer.echo(f"VAULTAPI_AUTH__JWT_SECRET={new_secret}")
         typer.echo(f"VAULTAPI_AUTH__JWT_ACCEPTED_SECRETS='{json.dumps(old_secrets)}'")

@@ -48,7 +48,7 @@ class ServerKeys:
     """Other HS256 keys whose tokens verify (key rotation)."""
 
 
-def _ed25519_from_pem(pem: str) -> Ed25519PrivateKey | None:
+def ed25519_private_from_pem(pem: str) -> Ed25519PrivateKey | None:
     # Environment files cannot hold newlines: accept the PEM with literal "\n"s.
     pem = pem.replace("\\n", "\n").strip() + "\n"
     try:
@@ -108,7 +108,7 @@ def explicit_secret_problems(auth: AuthSettings, *, require_all: bool) -> list[s
                 "VAULTAPI_AUTH__JWT_PRIVATE_KEY is not set (an Ed25519 private key in PKCS#8 "
                 "PEM; `vaultapi keygen` prints one)"
             )
-    elif _ed25519_from_pem(auth.jwt_private_key.get_secret_value()) is None:
+    elif ed25519_private_from_pem(auth.jwt_private_key.get_secret_value()) is None:
         problems.append("VAULTAPI_AUTH__JWT_PRIVATE_KEY is not an unencrypted Ed25519 PEM key")
 
     if auth.jwt_secret is None:
@@ -217,7 +217,7 @@ def load_server_keys(settings: Settings) -> ServerKeys:
 
     private_key = None
     if "jwt_private_key" in values:
-        private_key = _ed25519_from_pem(values["jwt_private_key"])
+        private_key = ed25519_private_from_pem(values["jwt_private_key"])
         if private_key is None:
             raise ConfigurationError([f"{development_file}: jwt_private_key is not an Ed25519 key"])
     jwt_secret = values.get("jwt_secret")
