@@ -21,6 +21,7 @@ Steps still to add when their features land (issues 5, 6, 7):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -132,7 +133,7 @@ async def test_the_periodic_purge_runs_once_per_interval_not_once_per_process(
     env = {"VAULTAPI_DATABASE__PURGE_INTERVAL_SECONDS": "1", "VAULTAPI_LOG__LEVEL": "DEBUG"}
     with cluster(workdir, database, env=env) as deployment:
         started = time.monotonic()
-        time.sleep(6)
+        await asyncio.sleep(6)
         claims = await _lease_claims(deployment)
         elapsed = time.monotonic() - started
         logs = deployment.logs()
