@@ -149,7 +149,7 @@ class DrainMiddleware:
         response = problem_response(
             ShuttingDown(
                 "This server is shutting down; retry the request",
-                headers={"Retry-After": "1", "Connection": "close"},
+                headers={"Retry-After": str(self.drain.retry_after()), "Connection": "close"},
             ),
             instance=instance_of(scope["path"]),
             request_id=scope.get("state", {}).get("request_id"),

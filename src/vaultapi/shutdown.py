@@ -2,14 +2,21 @@
 
 SIGTERM (what `docker stop`, Kubernetes and systemd send) starts a drain of
 `server.shutdown_drain_seconds`. The listener stays open; every request that
-arrives is answered `503 shutting_down` with `Retry-After` and
-`Connection: close` (`/readyz` included, so a load balancer takes the worker
-out of rotation), while requests already running carry on. Then uvicorn's own
+arrives is answered `503 shutting_down` with `Connection: close` and a
+`Retry-After` that points past the end of the drain (`/readyz` included, so a
+load balancer takes the worker out of rotation), while requests already
+running carry on. Then uvicorn's own
 graceful shutdown: the listener closes (from here on new connections are
 *refused*), idle keep-alive connections are closed, running requests get up to
 `server.shutdown_timeout_seconds` to finish, the lifespan closes the database
 pool, and the process exits. SIGINT (Ctrl-C) skips the drain; a second
 SIGTERM ends it early.
+
+The one race TCP leaves: a connection opened in the very instant the
+listener closes is reset by the kernel, its request unanswered. Clients that
+honour `Retry-After`, and load balancers that have seen `/readyz` fail during
+the drain, do not open one; so the drain should outlast the load balancer's
+health-check interval times its failure threshold.
 
 Why the hook is installed by the app: uvicorn's multi-worker supervisor
 builds a plain `uvicorn.Server` in every worker process, so a `Server`
@@ -26,6 +33,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -42,6 +50,16 @@ class Drain:
 
     def __init__(self) -> None:
         self.draining = False
+        self.listening_until: float | None = None
+        """`time.monotonic()` at which the listener will close."""
+
+    def retry_after(self) -> int:
+        """Seconds until this process stops listening, plus one: a client that
+        honours `Retry-After` comes back to a refused connection (a clean
+        signal to go elsewhere), never to a listener closing under it."""
+        if self.listening_until is None:
+            return 1
+        return max(1, math.ceil(self.listening_until - time.monotonic()) + 1)
 
     def install(self, seconds: float) -> bool:
         """Delay the server's SIGTERM handling by `seconds` of draining. Returns
@@ -61,6 +79,7 @@ class Drain:
             if self.draining:
                 loop.call_soon_threadsafe(stop, sig, None)
                 return
+            self.listening_until = time.monotonic() + seconds
             self.draining = True
             loop.call_soon_threadsafe(self._start, loop, seconds, stop, sig)
 
