@@ -227,6 +227,23 @@ def openapi(
         err.print(f"wrote {output}")
 
 
+@app.command("env-example")
+def env_example(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the `.env.example` that names every setting (generated from the code)."""
+    from vaultapi.envfile import render_env_example
+
+    text = render_env_example()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err.print(f"wrote {output}")
+
+
 @app.command()
 def keygen(
     rotate: Annotated[

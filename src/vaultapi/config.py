@@ -15,11 +15,26 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
 """A symmetric server secret shorter than this is refused (256 bits)."""
+
+
+class Group(BaseModel):
+    """A nested settings group. Attribute docstrings become field descriptions:
+    `.env.example` is generated from them (`vaultapi.envfile`)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
 
 class Environment(StrEnum):
@@ -27,7 +42,7 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(Group):
     pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
     pool_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
@@ -41,13 +56,15 @@ class DatabaseSettings(BaseModel):
     Off: a connection that died meanwhile fails one request with a 503, is
     dropped from the pool, and the next request gets a fresh one."""
     purge_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 600
-    """How often each worker deletes expired handshakes, counters and old sessions."""
+    """How often expired handshakes, counters, old sessions and old trash are
+    purged: once per interval for the whole deployment, by whichever worker
+    claims the round (a lease in the database)."""
     auto_migrate: bool | None = None
     """Run `alembic upgrade head` at start. Default: on in development, off in production."""
     echo: bool = False
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(Group):
     """How `vaultapi serve` listens; its command-line options override these."""
 
     host: str = "127.0.0.1"
@@ -71,7 +88,7 @@ class ServerSettings(BaseModel):
         return self
 
 
-class HTTPSettings(BaseModel):
+class HTTPSettings(Group):
     trusted_proxies: list[IPvAnyNetwork] = []
     """Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (e.g.
     `["10.0.0.0/8"]`). Empty: the client IP is always the TCP peer, the scheme
@@ -95,7 +112,7 @@ class HTTPSettings(BaseModel):
         return [origin.rstrip("/") for origin in origins]
 
 
-class AuthSettings(BaseModel):
+class AuthSettings(Group):
     jwt_algorithm: Literal["EdDSA", "HS256"] = "EdDSA"
     jwt_private_key: SecretStr | None = None
     """Ed25519 private key, PKCS#8 PEM (used when `jwt_algorithm` is EdDSA)."""
@@ -121,7 +138,7 @@ class AuthSettings(BaseModel):
     max_sessions_per_account: Annotated[int, Field(ge=1, le=10_000)] = 100
 
 
-class AbuseSettings(BaseModel):
+class AbuseSettings(Group):
     """Brute-force protection, shared by all workers through the database."""
 
     account_free_failures: Annotated[int, Field(ge=1, le=100)] = 5
@@ -136,7 +153,7 @@ class AbuseSettings(BaseModel):
     window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 300
 
 
-class VaultSettings(BaseModel):
+class VaultSettings(Group):
     max_item_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
     """Largest item `data` EncString, in characters."""
     max_folder_name_bytes: Annotated[int, Field(ge=64, le=65_536)] = 1024
@@ -153,7 +170,7 @@ class VaultSettings(BaseModel):
     """Items (and, separately, folders) one import request may carry."""
 
 
-class LogSettings(BaseModel):
+class LogSettings(Group):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
 
@@ -164,6 +181,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="ignore",
         validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     env: Environment = Environment.DEVELOPMENT
