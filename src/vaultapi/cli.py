@@ -307,6 +307,13 @@ def _rotate_jwt_key() -> None:
         escaped = private_pem(new_key).strip().replace("\n", "\\n")
         typer.echo(f'VAULTAPI_AUTH__JWT_PRIVATE_KEY="{escaped}"')
         typer.echo(f"VAULTAPI_AUTH__JWT_ACCEPTED_PUBLIC_KEYS='{json.dumps(accepted)}'")
+        ahead = [public_pem(new_key.public_key()), *auth.jwt_accepted_public_keys]
+        err.print(
+            "Several machines: first roll out, with the current signing key unchanged,\n"
+            f"VAULTAPI_AUTH__JWT_ACCEPTED_PUBLIC_KEYS='{json.dumps(ahead)}'",
+            highlight=False,
+            markup=False,
+        )
     else:
         new_secret = secrets.token_urlsafe(48)
         old_secrets = [current.get_secret_value()]
