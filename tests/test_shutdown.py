@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,4 +139,28 @@ async def test_sigterm_under_load_finishes_running_requests_and_answers_the_rest
     assert drain_at < closed_at
     assert "Application shutdown complete." in messages[drain_at:]
     assert "Traceback" not in log
+    assert '"level": "ERROR"' not in log
+
+
+@pytest.mark.slow
+def test_every_worker_drains_and_closes_its_pool(workdir: Path, postgresql_url: str) -> None:
+    """With --workers 2 the supervisor passes SIGTERM on; each worker drains."""
+    env = {
+        **production_environment(postgresql_url),
+        "VAULTAPI_SERVER__SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
+        "VAULTAPI_HTTP__TRUSTED_PROXIES": '["10.0.0.0/8"]',  # no plain-HTTP warning
+    }
+    with running_server(workdir, env=env, args=["--workers", "2"]) as server:
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the supervisor passes the signal on
+        statuses = set()
+        for _ in range(10):  # both workers answer 503 while they drain
+            response = httpx.get(f"{server.base_url}/readyz")
+            statuses.add((response.status_code, response.json().get("code")))
+        exit_code = server.process.wait(timeout=30)
+    log = server.log()
+    assert statuses == {(503, "shutting_down")}
+    assert exit_code == 0
+    assert log.count("SIGTERM: draining") == 2
+    assert log.count("database pool closed") == 2
     assert '"level": "ERROR"' not in log

@@ -24,10 +24,6 @@ class Instruction:
         assert isinstance(value, list), f"{self.keyword} is not in exec form: {text}"
         return [str(item) for item in value]
 
-    def options(self) -> dict[str, str]:
-        """`--name=value` options before the rest (HEALTHCHECK, COPY)."""
-        return dict(re.findall(r"--([a-z-]+)=(\S+)", self.arguments.split(" CMD ")[0]))
-
 
 @dataclass
 class Stage:
