@@ -326,6 +326,13 @@ def _rotate_jwt_key() -> None:
         new_kid = TokenKeys("HS256", hmac_secret=new_secret.encode()).kid
         typer.echo(f"VAULTAPI_AUTH__JWT_SECRET={new_secret}")
         typer.echo(f"VAULTAPI_AUTH__JWT_ACCEPTED_SECRETS='{json.dumps(old_secrets)}'")
+        ahead = [new_secret, *(s.get_secret_value() for s in auth.jwt_accepted_secrets)]
+        err.print(
+            "Several machines: first roll out, with the current secret unchanged,\n"
+            f"VAULTAPI_AUTH__JWT_ACCEPTED_SECRETS='{json.dumps(ahead)}'",
+            highlight=False,
+            markup=False,
+        )
     err.print(
         f"New signing key {new_kid}; {old_kid} stays accepted. Roll these settings out "
         f"everywhere, then remove the accepted key(s) after {ttl} s "
