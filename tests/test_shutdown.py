@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import ClientFactory
 from tests.support.cluster import fresh_database, production_environment
@@ -28,6 +29,7 @@ from tests.support.servers import running_server
 from vaultapi import client
 from vaultapi.crypto import srp
 from vaultapi.crypto.kdf import MINIMUM_KDF
+from vaultapi.shutdown import Drain
 
 EMAIL = "alice@example.com"
 PASSWORD = "correct horse battery staple"
@@ -37,9 +39,11 @@ DRAIN_SECONDS = 2.0
 async def test_a_draining_app_answers_503_and_closes_the_connection(
     make_client: ClientFactory,
 ) -> None:
-    async with make_client() as http:
+    apps: list[FastAPI] = []
+    async with make_client(app_hook=apps.append) as http:
         assert (await http.get("/readyz")).status_code == 200
-        http._transport.app.state.drain.draining = True  # type: ignore[attr-defined]
+        drain: Drain = apps[0].state.drain
+        drain.draining = True  # what the SIGTERM hook does first
         for path in ("/readyz", "/v1/server", "/v1/account"):
             response = await http.get(path)
             assert response.status_code == 503
@@ -164,3 +168,12 @@ def test_every_worker_drains_and_closes_its_pool(workdir: Path, postgresql_url: 
     assert log.count("SIGTERM: draining") == 2
     assert log.count("database pool closed") == 2
     assert '"level": "ERROR"' not in log
+
+
+def test_retry_after_points_past_the_end_of_the_drain() -> None:
+    drain = Drain()
+    assert drain.retry_after() == 1
+    drain.listening_until = time.monotonic() + 4.2
+    assert drain.retry_after() == 6  # ceil(4.2) + 1: the listener is closed by then
+    drain.listening_until = time.monotonic() - 10
+    assert drain.retry_after() == 1
