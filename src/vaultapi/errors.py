@@ -134,6 +134,10 @@ class NotReady(ServiceUnavailable):
     code, title = "not_ready", "Not ready"
 
 
+class ShuttingDown(ServiceUnavailable):
+    code, title = "shutting_down", "Shutting down"
+
+
 # -- authentication and accounts ---------------------------------------------
 
 

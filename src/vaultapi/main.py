@@ -37,11 +37,13 @@ from vaultapi.db.engine import create_engine, create_sessionmaker
 from vaultapi.errors import ConfigurationError, install_error_handlers
 from vaultapi.logs import configure_logging
 from vaultapi.metrics import MetricsMiddleware, serve_on_port, watch_pool
-from vaultapi.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from vaultapi.middleware import BodySizeLimitMiddleware, DrainMiddleware, RequestContextMiddleware
 from vaultapi.openapi import install_openapi
+from vaultapi.proxies import ForwardedHeadersMiddleware
 from vaultapi.runtime import Runtime, token_keys_from
 from vaultapi.server_keys import load_server_keys
 from vaultapi.services.maintenance import run_periodically
+from vaultapi.shutdown import Drain
 from vaultapi.storage import prepare_database_storage
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 log_retention_days=settings.admin.log_retention_days,
             )
         )
+        if app.state.serving:
+            app.state.drain.install(settings.server.shutdown_drain_seconds)
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
         try:
             yield
@@ -116,11 +120,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await purger
     finally:
         await engine.dispose()
+        log.info("database pool closed")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_served_app() -> FastAPI:
+    """The app as `vaultapi serve` runs it: with the SIGTERM drain (`vaultapi.shutdown`)."""
+    return create_app(serving=True)
+
+
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
     settings = settings or Settings()
+    drain = Drain()
     middleware: list[Middleware] = []
+    if settings.http.trusted_proxies:
+        middleware.append(
+            Middleware(ForwardedHeadersMiddleware, trusted_proxies=settings.http.trusted_proxies)
+        )
     if settings.http.cors_origins:
         middleware.append(
             Middleware(
@@ -139,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.metrics.mode != "off":
         middleware.append(Middleware(MetricsMiddleware))
+    middleware.append(Middleware(DrainMiddleware, drain=drain))
     middleware.append(
         Middleware(
             BodySizeLimitMiddleware,
@@ -158,6 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.drain = drain
+    app.state.serving = serving
     install_error_handlers(app)
     app.include_router(meta.probes)
     api_prefix = f"/v{API_VERSION}"

@@ -20,9 +20,9 @@ from tests.api.test_shares import PASSPHRASE, create, open_share, share_body
 from tests.conftest import ClientFactory
 from vaultapi import client
 from vaultapi.crypto.kdf import MINIMUM_KDF
-from vaultapi.db.models import Share, ShareAccess, TaskClaim
+from vaultapi.db.models import Lease, Share, ShareAccess
 from vaultapi.db.types import utcnow
-from vaultapi.services.claims import run_claimed, try_claim
+from vaultapi.services.leases import run_claimed, try_claim
 from vaultapi.services.maintenance import purge_shares_once
 from vaultapi.services.shares import PURGE_TASK, purge_shares
 
@@ -164,7 +164,7 @@ async def test_a_task_claim_goes_to_exactly_one_contender(
     later = utcnow() + lease
     assert await try_claim(sessionmaker, "test.task", lease, holder="next", now=later)
     async with sessionmaker() as session:
-        claim = await session.get(TaskClaim, "test.task")
+        claim = await session.get(Lease, "test.task")
         assert claim is not None
         assert claim.holder == "next"
 
@@ -230,6 +230,6 @@ async def test_the_periodic_round_purges_on_one_worker_only(
     assert purged == ["purged 1 expired shares, 0 share access records"]
     async with runtime.sessionmaker() as session:
         assert await session.get(Share, uuid.UUID(body["id"])) is None
-        claim = await session.get(TaskClaim, PURGE_TASK)
+        claim = await session.get(Lease, PURGE_TASK)
         assert claim is not None
-        assert claim.lease_until > utcnow() + timedelta(minutes=9)
+        assert claim.expires_at > utcnow() + timedelta(minutes=9)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
-from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,6 +20,7 @@ from vaultapi.config import Settings
 from vaultapi.db.repositories.admin import AdminRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import AdminRequired, IPBlocked, Unauthorized, VaultAPIError
+from vaultapi.proxies import UNKNOWN_PEER
 from vaultapi.runtime import Runtime
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.ip_rules import blocking_rule
@@ -61,46 +61,21 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-UNKNOWN_PEER = "unknown"
-
-
-def client_ip(request: Request, settings: Settings) -> str:
-    """The caller's address: the TCP peer, unless the peer is a trusted proxy,
-    in which case the rightmost X-Forwarded-For entry that is not itself a
-    trusted proxy. Anything malformed falls back to the peer: a spoofed header
-    from an untrusted peer is never believed."""
-    peer = request.client.host if request.client else ""
+def client_ip(request: Request) -> str:
+    """The caller's address as `ForwardedHeadersMiddleware` determined it: the
+    TCP peer, or what a trusted proxy forwarded (see `vaultapi.proxies`)."""
+    host = request.client.host if request.client else ""
     try:
-        peer = str(ipaddress.ip_address(peer))
+        return str(ipaddress.ip_address(host))
     except ValueError:
         # Not an address (a Unix socket, or a proxy layer that passed junk):
         # all such callers share one bucket, so junk cannot mint new ones.
         return UNKNOWN_PEER
-    proxies = settings.http.trusted_proxies
-    if not proxies or not _in_networks(peer, proxies):
-        return peer
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
-    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
-        try:
-            address = ipaddress.ip_address(hop)
-        except ValueError:
-            return peer
-        if not _in_networks(str(address), proxies):
-            return str(address)
-    return peer
 
 
-def _in_networks(address: str, networks: list[IPv4Network | IPv6Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
+async def get_client(request: Request) -> ClientInfo:
     return ClientInfo(
-        ip=client_ip(request, settings),
+        ip=client_ip(request),
         user_agent=request.headers.get("user-agent", "")[:256],
     )
 

@@ -21,6 +21,7 @@ __all__ = [
     "AuditEvent",
     "AuthEvent",
     "IPRule",
+    "Lease",
     "MFAChallenge",
     "RateLimitCounter",
     "RecoveryCode",
@@ -30,7 +31,6 @@ __all__ = [
     "Share",
     "ShareAccess",
     "TOTPFactor",
-    "TaskClaim",
     "UsageCounter",
     "Vault",
     "VaultFolder",
@@ -323,6 +323,22 @@ class RateLimitCounter(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
+class Lease(SQLModel, table=True):
+    """A named claim on periodic work, shared by every worker of every machine:
+    whoever holds an unexpired lease does the work; the others skip it
+    (`vaultapi.services.leases`)."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    """Which process claimed it last (host:pid:random)."""
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    claims: int = Field(default=0, sa_type=BigInteger)
+    """How many times it was claimed, ever: each claim is one run of the work."""
+
+
 # -- vault ---------------------------------------------------------------------
 
 
@@ -476,19 +492,3 @@ class ShareAccess(SQLModel, table=True):
     ip: str = Field(max_length=45)
     outcome: str = Field(max_length=24)
     """opened, gone, proof_required, wrong_proof, locked, rate_limited"""
-
-
-# -- background work -----------------------------------------------------------
-
-
-class TaskClaim(SQLModel, table=True):
-    """A lease on a periodic task, so that one worker of many runs it per
-    interval: taken by a conditional UPDATE (`lease_until <= now`), which the
-    database grants to exactly one contender."""
-
-    __tablename__ = "task_claims"
-
-    name: str = Field(primary_key=True, max_length=64)
-    holder: str = Field(default="", max_length=128)
-    lease_until: datetime = Field(sa_type=UTCDateTime)
-    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,12 +1,13 @@
 """Periodic clean-up: expired handshakes, rate-limit counters, dead sessions,
-and items left in the trash longer than `vault.trash_days`; and, on one
-worker per round (a database claim, `services/claims.py`), expired shares
-and old share access records.
+items left in the trash longer than `vault.trash_days`, expired shares and
+old share access records, and log records past their retention.
 
 Unauthenticated callers can create handshakes and counters, so they must not
-accumulate. Every worker runs the purge on a timer; the deletes are
-idempotent (`WHERE expires_at < now`), so several workers doing it at once
-waste a little work and break nothing.
+accumulate. Every worker runs the purge timer, but a round runs only where
+its task's lease is claimed (`services/leases.py`): once per interval for
+the whole deployment, however many workers and machines there are. The
+deletes are idempotent besides (`WHERE expires_at < now`), so a round that
+overlaps another after a lease expired mid-round breaks nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
 from vaultapi.db.repositories.vault import VaultRepository
 from vaultapi.db.types import utcnow
-from vaultapi.services.claims import run_claimed
+from vaultapi.services import leases
+from vaultapi.services.leases import run_claimed
 from vaultapi.services.shares import PURGE_TASK, purge_shares
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,9 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
     return len(rows)
 
 
+PURGE_LEASE = "purge"
+
+
 async def run_periodically(
     sessionmaker: async_sessionmaker[AsyncSession],
     interval_seconds: float,
@@ -114,32 +119,52 @@ async def run_periodically(
     access_log_days: int = 30,
     log_retention_days: int = 180,
 ) -> None:
-    """Until cancelled (at shutdown). A failed round is logged, not fatal."""
+    """Until cancelled (at shutdown). A failed round is logged, not fatal.
+    Each task has its own lease: a round of each runs on one worker only."""
+    ttl = timedelta(seconds=interval_seconds)
     while True:
         await asyncio.sleep(interval_seconds)
-        try:
-            async with sessionmaker() as session:
-                purged = await purge_expired(
-                    session,
-                    utcnow(),
-                    trash_days=trash_days,
-                    totp_enrolment_ttl_seconds=totp_enrolment_ttl_seconds,
-                )
-                await session.commit()
-            if any(vars(purged).values()):
-                log.info(
-                    "purged %d handshakes, %d counters, %d sessions, %d trashed items, "
-                    "%d second-factor records",
-                    purged.handshakes,
-                    purged.counters,
-                    purged.sessions,
-                    purged.trashed_items,
-                    purged.second_factor,
-                )
-        except Exception:
-            log.exception("periodic purge failed; retrying next round")
-        await purge_shares_once(sessionmaker, timedelta(seconds=interval_seconds), access_log_days)
-        await purge_logs_once(sessionmaker, timedelta(seconds=interval_seconds), log_retention_days)
+        await purge_expired_once(sessionmaker, ttl, trash_days, totp_enrolment_ttl_seconds)
+        await purge_shares_once(sessionmaker, ttl, access_log_days)
+        await purge_logs_once(sessionmaker, ttl, log_retention_days)
+
+
+async def purge_expired_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ttl: timedelta,
+    trash_days: int,
+    totp_enrolment_ttl_seconds: int,
+) -> None:
+    try:
+        async with sessionmaker() as session:
+            round_number = await leases.claim(session, PURGE_LEASE, now=utcnow(), ttl=ttl)
+            await session.commit()
+        if round_number is None:
+            log.debug("purge round skipped: another worker holds the lease")
+            return
+        async with sessionmaker() as session:
+            purged = await purge_expired(
+                session,
+                utcnow(),
+                trash_days=trash_days,
+                totp_enrolment_ttl_seconds=totp_enrolment_ttl_seconds,
+            )
+            await session.commit()
+        log.debug(
+            "purge round %d ran", round_number, extra={"lease": PURGE_LEASE, "round": round_number}
+        )
+        if any(vars(purged).values()):
+            log.info(
+                "purged %d handshakes, %d counters, %d sessions, %d trashed items, "
+                "%d second-factor records",
+                purged.handshakes,
+                purged.counters,
+                purged.sessions,
+                purged.trashed_items,
+                purged.second_factor,
+            )
+    except Exception:
+        log.exception("periodic purge failed; retrying next round")
 
 
 LOG_RETENTION_TASK = "log-retention"

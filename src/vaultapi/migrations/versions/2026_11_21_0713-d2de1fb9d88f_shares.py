@@ -29,14 +29,6 @@ def upgrade() -> None:
     op.create_index(op.f("ix_share_access_at"), "share_access", ["at"], unique=False)
     op.create_index("ix_share_access_share_id_at", "share_access", ["share_id", "at"], unique=False)
     op.create_table(
-        "task_claims",
-        sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("holder", sa.String(length=128), nullable=False),
-        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_task_claims")),
-    )
-    op.create_table(
         "shares",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("account_id", sa.Uuid(), nullable=False),
@@ -68,7 +60,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_shares_expires_at"), table_name="shares")
     op.drop_index("ix_shares_account_id_created_at", table_name="shares")
     op.drop_table("shares")
-    op.drop_table("task_claims")
     op.drop_index("ix_share_access_share_id_at", table_name="share_access")
     op.drop_index(op.f("ix_share_access_at"), table_name="share_access")
     op.drop_table("share_access")

@@ -1,7 +1,7 @@
 """admin audit usage
 
 Revision ID: 0cc4cf2c9506
-Revises: 5f6c99de05d4
+Revises: f5bf2d386892
 Create Date: 2026-11-21 07:45:54.913978+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0cc4cf2c9506"
-down_revision: str | None = "5f6c99de05d4"
+down_revision: str | None = "f5bf2d386892"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
