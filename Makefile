@@ -3,6 +3,7 @@
 #   make test     the whole test suite (PostgreSQL at 127.0.0.1:5432, see README)
 #   make lint     ruff (format + lint) and mypy --strict
 #   make openapi  regenerate openapi/openapi.json after an API change
+#   make env-example  regenerate .env.example after a settings change
 #   make lock     re-resolve constraints.txt after changing dependencies
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -13,7 +14,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format openapi lock clean
+.PHONY: run test lint format openapi env-example lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vaultapi needs Python 3.11, found " + sys.version' 
@@ -38,6 +39,9 @@ format: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/vaultapi openapi --output openapi/openapi.json
+
+env-example: $(STAMP)
+	$(BIN)/vaultapi env-example --output .env.example
 
 lock:
 	rm -rf .lock-venv

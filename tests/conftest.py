@@ -8,8 +8,10 @@ run that cannot reach it stops with an explanation instead of skipping.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,56 @@ from vaultapi.config import DatabaseSettings, Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine
 from vaultapi.errors import DatabaseUnreachable
+from vaultapi.logs import JSONFormatter
 from vaultapi.main import create_app
 from vaultapi.runtime import Runtime
 
 BACKENDS = ("postgresql", "sqlite")
+
+
+SECRET_PATTERNS = {
+    "access token": re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.eyJ"),
+    "refresh token": re.compile(r"vrt_[A-Za-z0-9_-]{43}"),
+    "mfa token": re.compile(r"vmt_[A-Za-z0-9_-]{43}"),
+    "EncString (ciphertext)": re.compile(r"v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{20,}"),
+    "SRP value (verifier, A, B)": re.compile(r"[0-9a-fA-F]{512,}"),
+    "SRP proof or hash": re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{64}(?![0-9a-fA-F])"),
+    "a test password": re.compile(
+        r"correct horse battery staple|hunter2|a long and hard master password"
+    ),
+}
+
+
+class _SecretScanner(logging.Handler):
+    """Sees every log record of the run as the JSON log would write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.formatter_ = JSONFormatter()
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.formatter_.format(record)
+        except Exception:
+            return
+        for name, pattern in SECRET_PATTERNS.items():
+            if pattern.search(text):
+                self.found.append(f"{name}: {text[:400]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secrets_in_any_log_line() -> Iterator[None]:
+    """A token, verifier, proof, ciphertext or password in any log line of the
+    whole run fails it (at the end, listing the lines)."""
+    scanner = _SecretScanner()
+    root = logging.getLogger()
+    root.addHandler(scanner)
+    try:
+        yield
+    finally:
+        root.removeHandler(scanner)
+    assert not scanner.found, "secrets in log lines:\n" + "\n".join(scanner.found[:20])
 
 
 @pytest.fixture(autouse=True)

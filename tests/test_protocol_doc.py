@@ -35,14 +35,24 @@ from pydantic import BaseModel
 
 from vaultapi import errors
 from vaultapi.client import api as client_api
-from vaultapi.config import AbuseSettings, AuthSettings, DatabaseSettings
-from vaultapi.crypto import CryptoError, encstring, kdf, srp, tokens, vectors
+from vaultapi.config import (
+    AbuseSettings,
+    AuthSettings,
+    DatabaseSettings,
+    MFASettings,
+    ShareSettings,
+)
+from vaultapi.crypto import CryptoError, encstring, kdf, recovery_codes, srp, tokens, totp, vectors
+from vaultapi.crypto import share as share_crypto
 from vaultapi.db.direct import Db
 from vaultapi.schemas import auth as auth_schemas
+from vaultapi.schemas import mfa as mfa_schemas
 from vaultapi.schemas import problem as problem_schemas
+from vaultapi.schemas import shares as share_schemas
 from vaultapi.services import material
 from vaultapi.services.abuse import STREAK_MEMORY, AbuseGuard, ip_bucket
 from vaultapi.services.fakes import fake_account
+from vaultapi.services.shares import PROOF_HASHER
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "protocol.md"
@@ -247,8 +257,41 @@ def _code_constants() -> dict[str, object]:
         constants[f"config.auth.{field}"] = getattr(auth, field)
     for field in AbuseSettings.model_fields:
         constants[f"config.abuse.{field}"] = getattr(abuse, field)
+    mfa = MFASettings()
+    for field in (
+        "token_ttl_seconds",
+        "token_max_failures",
+        "totp_drift_steps",
+        "totp_enrolment_ttl_seconds",
+        "recovery_codes",
+        "webauthn_challenge_ttl_seconds",
+        "webauthn_max_credentials",
+    ):
+        constants[f"config.mfa.{field}"] = getattr(mfa, field)
+    constants["token.mfa_prefix"] = tokens.MFA_TOKEN_PREFIX
+    constants["totp.digits"] = totp.DIGITS
+    constants["totp.period_seconds"] = totp.PERIOD_SECONDS
+    constants["totp.secret_bytes"] = totp.SECRET_BYTES
+    constants["recovery_code.characters"] = recovery_codes.CODE_CHARACTERS
     constants["abuse.streak_memory_seconds"] = int(STREAK_MEMORY.total_seconds())
     constants["config.database.purge_interval_seconds"] = DatabaseSettings().purge_interval_seconds
+    constants.update(
+        {
+            "share.key_bytes": share_crypto.SHARE_KEY_BYTES,
+            "share.salt_bytes": share_crypto.SALT_BYTES,
+            "share.proof_bytes": share_crypto.PROOF_BYTES,
+            "hkdf.share_salt_info": share_crypto.SALT_INFO.decode("ascii"),
+            "hkdf.share_key_info": share_crypto.KEY_INFO.decode("ascii"),
+            "hkdf.share_proof_info": share_crypto.PROOF_INFO.decode("ascii"),
+            "share.kdf.memory_kib": share_crypto.SHARE_KDF.memory_kib,
+            "share.kdf.iterations": share_crypto.SHARE_KDF.iterations,
+            "share.kdf.parallelism": share_crypto.SHARE_KDF.parallelism,
+            "share.link_version": share_crypto.LINK_VERSION,
+            "share.link_protected_flag": share_crypto.PROTECTED_FLAG,
+            "share.proof_hash": f"argon2id t={PROOF_HASHER.time_cost} "
+            f"m={PROOF_HASHER.memory_cost} p={PROOF_HASHER.parallelism}",
+        }
+    )
     return constants
 
 
@@ -260,6 +303,9 @@ def test_the_constants_appendix_matches_the_code(doc: str) -> None:
         name: (documented[name], code[name]) for name in code if documented[name] != code[name]
     }
     assert not wrong, f"doc value != code value: {wrong}"
+
+
+NIL = uuid.UUID(int=0)
 
 
 def test_constant_strings_appear_where_they_are_explained(doc: str) -> None:
@@ -277,6 +323,9 @@ def test_constant_strings_appear_where_they_are_explained(doc: str) -> None:
         f"version {ARGON2_VERSION:#x}",
         f"g = {srp.G}",
         "Argon2id(kdf_salt, t, m, p, version 0x13, 32 bytes)",
+        f'info "{totp._SEAL_INFO.decode()}"',
+        f'aad `"{totp._seal_aad(NIL).removesuffix(str(NIL))}" + account_id`',
+        f"characters from `{recovery_codes.ALPHABET}`",
     ):
         assert text in doc, f"docs/protocol.md no longer says {text!r}"
 
@@ -367,6 +416,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "TokenPair": auth_schemas.TokenPair,
     "ChangePasswordRequest": auth_schemas.ChangePasswordRequest,
     "Problem": problem_schemas.Problem,
+    "MFARequiredResponse": mfa_schemas.MFARequiredResponse,
 }
 
 
@@ -724,3 +774,141 @@ def test_email_rules_are_as_documented(doc: str) -> None:
     assert email["pattern"] == r"^[^\x00-\x1f\x7f]*$"
     device = _schema_property(auth_schemas.SRPVerifyRequest, "device_name")
     assert (device["maxLength"], device["pattern"]) == (128, email["pattern"])
+
+
+# --- section 13: time-limited shares ------------------------------------------------------------
+
+SHARE_FORMULAS = (
+    "share_key    = 32 random bytes",
+    "salt         = HKDF-SHA256(ikm = share_key, salt absent, "
+    'info "vaultapi/v1/share/salt", 16 bytes)',
+    "pass_key     = Argon2id(UTF-8(NFKC(passphrase)), salt, t = 2, m = 19456 KiB, p = 1, "
+    "version 0x13, 32 bytes)",
+    "ikm          = share_key",
+    "ikm          = share_key | pass_key",
+    'enc_key      = HKDF-SHA256(ikm, salt absent, info "vaultapi/v1/share/key", 32 bytes)',
+    'access_proof = HKDF-SHA256(ikm, salt absent, info "vaultapi/v1/share/proof", 32 bytes)',
+    "ciphertext   = EncString(enc_key, UTF-8(secret), aad = share id)",
+)
+"""The doc's formula lines that `test_the_share_formulas_reproduce_the_vectors` transcribes."""
+
+SHARE_MODELS: dict[str, type[BaseModel]] = {
+    "ShareCreate": share_schemas.ShareCreate,
+    "ShareStatus": share_schemas.ShareStatus,
+    "ShareOpenRequest": share_schemas.ShareOpenRequest,
+    "OpenedShare": share_schemas.OpenedShare,
+}
+
+
+def test_the_share_formulas_are_the_docs(doc: str) -> None:
+    lines = _code_block_after(doc, "share-formulas").splitlines()
+    formulas = [re.split(r"\s{2,}\(", line, maxsplit=1)[0].rstrip() for line in lines]
+    assert formulas == list(SHARE_FORMULAS)
+
+
+def test_the_share_formulas_reproduce_the_vectors(vector_file: dict[str, Any]) -> None:
+    v = vector_file["share"]
+    share_key = bytes.fromhex(v["share_key"])
+    secret = v["secret"].encode("utf-8")
+    assert secret.hex() == v["secret_utf8"]
+
+    def hkdf(ikm: bytes, info: bytes, length: int) -> bytes:
+        prk = hmac.new(bytes(32), ikm, hashlib.sha256).digest()
+        return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:length]
+
+    p = v["protected"]
+    passphrase = unicodedata.normalize("NFKC", p["passphrase"]).encode("utf-8")
+    assert passphrase.hex() == p["passphrase_nfkc_utf8"]
+    salt = hkdf(share_key, b"vaultapi/v1/share/salt", 16)
+    assert salt.hex() == p["salt"]
+    assert p["params"] == {
+        "algorithm": "argon2id",
+        "memory_kib": 19456,
+        "iterations": 2,
+        "parallelism": 1,
+    }
+    pass_key = hash_secret_raw(
+        passphrase,
+        salt,
+        time_cost=2,
+        memory_cost=19456,
+        parallelism=1,
+        hash_len=32,
+        type=Type.ID,
+        version=0x13,
+    )
+    assert pass_key.hex() == p["pass_key"]
+    for case, ikm in (("plain", share_key), ("protected", share_key + pass_key)):
+        enc_key = hkdf(ikm, b"vaultapi/v1/share/key", 32)
+        assert enc_key.hex() == v[case]["enc_key"], case
+        nonce = bytes.fromhex(v[case]["nonce"])
+        body = AESGCM(enc_key).encrypt(nonce, secret, v["share_id"].encode("utf-8"))
+        assert "v1." + _b64url(nonce) + "." + _b64url(body) == v[case]["ciphertext"], case
+    assert hkdf(share_key + pass_key, b"vaultapi/v1/share/proof", 32).hex() == p["access_proof"]
+
+
+def test_the_share_links_are_as_documented(doc: str, vector_file: dict[str, Any]) -> None:
+    v = vector_file["share"]
+    block = _code_block_after(doc, "share-link")
+    assert "<server>/v1/shares/<share id>#v1.<base64url(share_key)>  " in block
+    assert "<server>/v1/shares/<share id>#v1.<base64url(share_key)>.p  " in block
+    plain = f"{v['base_url']}/v1/shares/{v['share_id']}#v1.{_b64url(bytes.fromhex(v['share_key']))}"
+    assert v["plain"]["link"] == plain
+    assert v["protected"]["link"] == plain + ".p"
+
+
+def test_the_share_examples_validate_and_use_the_vectors(
+    doc: str, vector_file: dict[str, Any]
+) -> None:
+    examples = _examples(doc)
+    for name, model in SHARE_MODELS.items():
+        model.model_validate(examples[name])
+    v = vector_file["share"]
+    create = examples["ShareCreate"]
+    assert create["id"] == examples["OpenedShare"]["id"] == v["share_id"]
+    assert create["ciphertext"] == examples["OpenedShare"]["ciphertext"]
+    assert create["ciphertext"] == v["protected"]["ciphertext"]
+    assert create["access_proof"] == examples["ShareOpenRequest"]["access_proof"]
+    assert create["access_proof"] == v["protected"]["access_proof"]
+
+
+def test_the_share_settings_table_matches_the_defaults(doc: str) -> None:
+    defaults = ShareSettings()
+    table = {_unquote(row[0]): row[1] for row in _table_after(doc, "share-settings")}
+    assert sorted(table) == sorted(ShareSettings.model_fields)
+    for field, value in table.items():
+        assert value == str(getattr(defaults, field)), field
+
+
+def _share_operations(contract: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, operations in contract["paths"].items()
+        if path.startswith("/v1/shares")
+        for method, operation in operations.items()
+    ]
+
+
+def test_every_share_endpoint_and_code_is_documented(doc: str, contract: dict[str, Any]) -> None:
+    operations = _share_operations(contract)
+    assert len(operations) == 6
+    missing = [f"{m} {p}" for m, p, _ in operations if f"`{m} {p}`" not in doc]
+    assert not missing, f"share endpoints missing from docs/protocol.md: {missing}"
+    declared: dict[str, set[int]] = {}
+    for _, _, operation in operations:
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                for code in re.findall(r"`([a-z_]+)`", response["description"]):
+                    declared.setdefault(code, set()).add(int(status))
+    table = {_unquote(row[0]): int(row[1]) for row in _table_after(doc, "share-error-codes")}
+    assert sorted(table) == sorted(declared), "the share error table and the contract disagree"
+    classes = _error_classes()
+    for code, status in table.items():
+        assert declared[code] == {status}, code
+        assert classes[code].status == status, code
+
+
+def test_the_share_strings_appear_where_they_are_explained(doc: str) -> None:
+    for info in (share_crypto.SALT_INFO, share_crypto.KEY_INFO, share_crypto.PROOF_INFO):
+        assert f'info "{info.decode()}"' in doc
+    assert "UTF-8(NFKC(passphrase))" in doc

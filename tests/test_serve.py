@@ -57,28 +57,60 @@ def test_two_workers_on_postgresql(workdir: Path, postgresql_url: str) -> None:
     assert not (workdir / ".vaultapi" / "vaultapi.db").exists()
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+    *,
+    ca: bool,
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_name, issuer_key = issuer or (name, key)
     now = datetime.datetime.now(datetime.UTC)
-
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    else:
+        builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
+        ).add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
         )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _test_ca_and_server_certificate(tmp: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA, and a certificate it issued for 127.0.0.1 (with its key)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("vaultapi test CA", ca_key, None, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _certificate("127.0.0.1", key, (ca.subject, ca_key), ca=False)
+    ca_path, cert_path, key_path = tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -86,17 +118,38 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
             serialization.NoEncryption(),
         )
     )
-    return cert_path, key_path
+    return ca_path, cert_path, key_path
 
 
 def test_tls_serves_https_with_hsts(workdir: Path) -> None:
-    cert, key = _self_signed(workdir)
-    context = ssl.create_default_context(cafile=str(cert))
-    args = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
-    with running_server(workdir, args=args, scheme="https", verify=context) as server:
+    """The client verifies the server against the test's own CA; a client that
+    does not trust that CA refuses; plain HTTP on the TLS port gets nowhere."""
+    ca, cert, key = _test_ca_and_server_certificate(workdir)
+    context = ssl.create_default_context(cafile=str(ca))
+    env = {"VAULTAPI_SERVER__SSL_CERTFILE": str(cert), "VAULTAPI_SERVER__SSL_KEYFILE": str(key)}
+    with running_server(workdir, env=env, scheme="https", verify=context) as server:
         response = httpx.get(f"{server.base_url}/healthz", verify=context)
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(f"{server.base_url}/healthz", verify=ssl.create_default_context())
         plain = server.base_url.replace("https://", "http://")
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{plain}/healthz", timeout=3)
     assert response.status_code == 200
     assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert "Uvicorn running on https://" in server.log()
+
+
+def test_tls_by_command_line_options(workdir: Path) -> None:
+    ca, cert, key = _test_ca_and_server_certificate(workdir)
+    context = ssl.create_default_context(cafile=str(ca))
+    args = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
+    with running_server(workdir, args=args, scheme="https", verify=context) as server:
+        response = httpx.get(f"{server.base_url}/readyz", verify=context)
+    assert response.status_code == 200
+
+
+def test_plain_http_has_no_hsts(workdir: Path) -> None:
+    with running_server(workdir) as server:
+        response = httpx.get(f"{server.base_url}/healthz")
+    assert response.status_code == 200
+    assert "strict-transport-security" not in response.headers

@@ -40,7 +40,9 @@ def test_environment_variables_with_prefix_and_nesting(monkeypatch: pytest.Monke
     monkeypatch.setenv("VAULTAPI_HTTP__CORS_ORIGINS", '["https://vault.example.com"]')
     monkeypatch.setenv("VAULTAPI_DATABASE__POOL_SIZE", "3")
     monkeypatch.setenv("VAULTAPI_AUTH__SERVER_SECRET", STRONG)
+    monkeypatch.setenv("VAULTAPI_SHARES__MAX_FAILED_PROOFS", "5")
     settings = Settings()
+    assert settings.shares.max_failed_proofs == 5
     assert settings.is_production
     assert settings.auto_migrate is False
     assert settings.http.max_body_bytes == 4096
@@ -59,6 +61,8 @@ def test_environment_variables_with_prefix_and_nesting(monkeypatch: pytest.Monke
         ("VAULTAPI_ENV", "staging"),
         ("VAULTAPI_AUTH__JWT_ALGORITHM", "none"),
         ("VAULTAPI_DATABASE__POOL_SIZE", "0"),
+        ("VAULTAPI_SHARES__MAX_FAILED_PROOFS", "0"),
+        ("VAULTAPI_SHARES__MAX_TTL_MINUTES", "0"),
     ],
 )
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

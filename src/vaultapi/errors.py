@@ -94,6 +94,10 @@ class Conflict(VaultAPIError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class Gone(VaultAPIError):
+    status, code, title = 410, "gone", "Gone"
+
+
 class PreconditionFailed(VaultAPIError):
     status, code, title = 412, "precondition_failed", "Precondition failed"
 
@@ -128,6 +132,10 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 class NotReady(ServiceUnavailable):
     code, title = "not_ready", "Not ready"
+
+
+class ShuttingDown(ServiceUnavailable):
+    code, title = "shutting_down", "Shutting down"
 
 
 # -- authentication and accounts ---------------------------------------------
@@ -180,6 +188,34 @@ class AccountDisabled(Forbidden):
     code, title = "account_disabled", "Account disabled"
 
 
+class MFATokenInvalid(Unauthorized):
+    code, title = "mfa_token_invalid", "Unknown, used or expired mfa_token: log in again"
+
+
+class InvalidSecondFactor(Unauthorized):
+    code, title = "invalid_second_factor", "Wrong second factor"
+
+
+class MFAStateConflict(Conflict):
+    code, title = "mfa_state_conflict", "Not possible in the current second-factor state"
+
+
+class CeremonyInvalid(BadRequest):
+    code, title = "webauthn_ceremony_invalid", "Unknown, used or expired WebAuthn ceremony"
+
+
+class WebAuthnRejected(BadRequest):
+    code, title = "webauthn_rejected", "The authenticator's response does not verify"
+
+
+class AdminRequired(Forbidden):
+    code, title = "admin_required", "This needs an admin account"
+
+
+class IPBlocked(Forbidden):
+    code, title = "ip_blocked", "Requests from this address are blocked"
+
+
 class PreconditionRequired(VaultAPIError):
     status, code, title = 428, "precondition_required", "If-Match required"
 
@@ -204,6 +240,28 @@ class TooManyAttempts(TooManyRequests):
     code, title = "too_many_attempts", "Too many attempts"
 
 
+# -- shares --------------------------------------------------------------------
+
+
+class ShareGone(Gone):
+    """The one answer for a share that cannot be opened: unknown, expired, used
+    up, revoked or locked. Which one it was is told to the owner only."""
+
+    code, title = "share_gone", "Share gone"
+
+
+class AccessProofRequired(Unauthorized):
+    code, title = "access_proof_required", "This share needs its passphrase"
+
+
+class InvalidAccessProof(Forbidden):
+    code, title = "invalid_access_proof", "Wrong passphrase"
+
+
+class ShareOutOfRange(BadRequest):
+    code, title = "share_out_of_range", "Share lifetime or views out of range"
+
+
 _BY_STATUS: dict[int, type[VaultAPIError]] = {
     cls.status: cls
     for cls in (
@@ -213,6 +271,7 @@ _BY_STATUS: dict[int, type[VaultAPIError]] = {
         NotFound,
         MethodNotAllowed,
         Conflict,
+        Gone,
         PreconditionFailed,
         PreconditionRequired,
         PayloadTooLarge,
@@ -399,7 +458,27 @@ def is_database_outage(exc: BaseException) -> bool:
     )
 
 
+_RETRYABLE_SQLSTATES = ("40P01", "40001")
+"""Deadlock detected, serialization failure: PostgreSQL aborted one of two
+conflicting transactions; the request did nothing and can simply be retried."""
+
+
+def is_retryable_conflict(exc: BaseException) -> bool:
+    original = getattr(exc, "orig", None)
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return isinstance(exc, DBAPIError) and state in _RETRYABLE_SQLSTATES
+
+
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_retryable_conflict(exc):
+        log.warning("transaction aborted by a concurrent one: %s", type(exc).__name__)
+        return _respond(
+            request,
+            DatabaseUnavailable(
+                "A concurrent change conflicted with this request; retry it",
+                headers={"Retry-After": "1"},
+            ),
+        )
     if not is_database_outage(exc):
         raise exc  # a real bug: let the outer middleware log it and answer 500
     log.warning("database unavailable: %s", exc)

@@ -19,17 +19,31 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from vaultapi import API_VERSION, __version__
-from vaultapi.api import account, auth, docs, meta, vault
+from vaultapi.api import (
+    account,
+    admin,
+    auth,
+    docs,
+    meta,
+    mfa,
+    shares,
+    vault,
+    webauthn_test_page,
+)
+from vaultapi.api import metrics as metrics_api
 from vaultapi.config import Settings
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
 from vaultapi.errors import ConfigurationError, install_error_handlers
 from vaultapi.logs import configure_logging
-from vaultapi.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from vaultapi.metrics import MetricsMiddleware, serve_on_port, watch_pool
+from vaultapi.middleware import BodySizeLimitMiddleware, DrainMiddleware, RequestContextMiddleware
 from vaultapi.openapi import install_openapi
+from vaultapi.proxies import ForwardedHeadersMiddleware
 from vaultapi.runtime import Runtime, token_keys_from
 from vaultapi.server_keys import load_server_keys
 from vaultapi.services.maintenance import run_periodically
+from vaultapi.shutdown import Drain
 from vaultapi.storage import prepare_database_storage
 
 log = logging.getLogger(__name__)
@@ -59,6 +73,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         check_startable(settings)
         keys = load_server_keys(settings)
+        if settings.is_production:
+            for warning in settings.production_warnings():
+                log.warning(warning)
     except ConfigurationError as exc:
         log.critical(exc.render())
         raise
@@ -78,13 +95,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             schema_heads=migrate.head_revisions(),
             token_keys=token_keys_from(keys),
         )
+        if settings.metrics.mode != "off":
+            watch_pool(engine)
+        if settings.metrics.mode == "port":
+            serve_on_port(settings.metrics.port, settings.metrics.host)
         purger = asyncio.create_task(
             run_periodically(
                 app.state.runtime.sessionmaker,
                 settings.database.purge_interval_seconds,
                 settings.vault.trash_days,
+                settings.mfa.totp_enrolment_ttl_seconds,
+                access_log_days=settings.shares.access_log_days,
+                log_retention_days=settings.admin.log_retention_days,
             )
         )
+        if app.state.serving:
+            app.state.drain.install(settings.server.shutdown_drain_seconds)
         log.info("vaultapi %s started (%s mode)", __version__, settings.env.value)
         try:
             yield
@@ -94,11 +120,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await purger
     finally:
         await engine.dispose()
+        log.info("database pool closed")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_served_app() -> FastAPI:
+    """The app as `vaultapi serve` runs it: with the SIGTERM drain (`vaultapi.shutdown`)."""
+    return create_app(serving=True)
+
+
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
     settings = settings or Settings()
+    drain = Drain()
     middleware: list[Middleware] = []
+    if settings.http.trusted_proxies:
+        middleware.append(
+            Middleware(ForwardedHeadersMiddleware, trusted_proxies=settings.http.trusted_proxies)
+        )
     if settings.http.cors_origins:
         middleware.append(
             Middleware(
@@ -115,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             RequestContextMiddleware, hsts_max_age_seconds=settings.http.hsts_max_age_seconds
         )
     )
+    if settings.metrics.mode != "off":
+        middleware.append(Middleware(MetricsMiddleware))
+    middleware.append(Middleware(DrainMiddleware, drain=drain))
     middleware.append(
         Middleware(
             BodySizeLimitMiddleware,
@@ -134,13 +174,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.drain = drain
+    app.state.serving = serving
     install_error_handlers(app)
     app.include_router(meta.probes)
     api_prefix = f"/v{API_VERSION}"
     app.include_router(meta.router, prefix=api_prefix)
     app.include_router(auth.router, prefix=api_prefix)
+    app.include_router(mfa.login_router, prefix=api_prefix)
     app.include_router(account.router, prefix=api_prefix)
+    app.include_router(mfa.account_router, prefix=api_prefix)
+    app.include_router(admin.own_router, prefix=api_prefix)
+    app.include_router(admin.router, prefix=api_prefix)
     app.include_router(vault.router, prefix=api_prefix)
+    app.include_router(shares.router, prefix=api_prefix)
     app.include_router(docs.router)
+    if settings.metrics.mode == "token":
+        app.include_router(metrics_api.router)
+    if settings.mfa.webauthn_test_page:
+        app.include_router(webauthn_test_page.router)
     install_openapi(app)
     return app

@@ -9,7 +9,12 @@ context variables behave, and so that the order is explicit (outermost first):
    every log line), access log, security headers on every response, and the
    last-resort handler: an unexpected exception becomes a 500 problem with
    the request id; the traceback goes to the log only.
-3. `BodySizeLimitMiddleware` — 413 before the body is read whole.
+3. `DrainMiddleware` — 503 for every request that arrives while the process
+   drains before shutting down (`vaultapi.shutdown`).
+4. `BodySizeLimitMiddleware` — 413 before the body is read whole.
+
+`ForwardedHeadersMiddleware` (`vaultapi.proxies`) sits outside all of them, so
+that the client address and scheme they see are already the real ones.
 
 FastAPI's own `max_body_size` is not used: it sits outside user middleware
 and answers in plain text, without problem+json or a request id.
@@ -30,10 +35,13 @@ from vaultapi.errors import (
     BadRequest,
     InternalError,
     PayloadTooLarge,
+    ShuttingDown,
     instance_of,
     problem_response,
 )
 from vaultapi.logs import request_id_var
+from vaultapi.metrics import route_of
+from vaultapi.shutdown import Drain
 
 access_log = logging.getLogger("vaultapi.access")
 error_log = logging.getLogger("vaultapi.errors")
@@ -125,6 +133,8 @@ class RequestContextMiddleware:
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
+                    "route": route_of(scope),
+                    "account_id": scope.get("state", {}).get("account_id"),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client_ip": client[0] if client else None,
@@ -135,6 +145,28 @@ class RequestContextMiddleware:
 
 def _raw_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+class DrainMiddleware:
+    """While draining, answer at once: retry elsewhere, and do not reuse this connection."""
+
+    def __init__(self, app: ASGIApp, *, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.drain.draining:
+            await self.app(scope, receive, send)
+            return
+        response = problem_response(
+            ShuttingDown(
+                "This server is shutting down; retry the request",
+                headers={"Retry-After": str(self.drain.retry_after()), "Connection": "close"},
+            ),
+            instance=instance_of(scope["path"]),
+            request_id=scope.get("state", {}).get("request_id"),
+        )
+        await response(scope, receive, send)
 
 
 class BodySizeLimitMiddleware:

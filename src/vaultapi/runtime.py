@@ -34,5 +34,9 @@ class Runtime:
 
 def token_keys_from(keys: ServerKeys) -> TokenKeys:
     return TokenKeys(
-        algorithm=keys.jwt_algorithm, ed25519=keys.jwt_private_key, hmac_secret=keys.jwt_secret
+        algorithm=keys.jwt_algorithm,
+        ed25519=keys.jwt_private_key,
+        hmac_secret=keys.jwt_secret,
+        accepted_public_keys=keys.accepted_public_keys,
+        accepted_secrets=keys.accepted_secrets,
     )

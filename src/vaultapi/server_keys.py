@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from vaultapi.config import MIN_SECRET_BYTES, AuthSettings, Settings
 from vaultapi.errors import ConfigurationError
@@ -42,9 +42,13 @@ class ServerKeys:
     """Present whenever `jwt_algorithm` is HS256."""
     server_secret: bytes
     development_file: Path | None = None
+    accepted_public_keys: tuple[Ed25519PublicKey, ...] = ()
+    """Other Ed25519 keys whose tokens verify (key rotation)."""
+    accepted_secrets: tuple[bytes, ...] = ()
+    """Other HS256 keys whose tokens verify (key rotation)."""
 
 
-def _ed25519_from_pem(pem: str) -> Ed25519PrivateKey | None:
+def ed25519_private_from_pem(pem: str) -> Ed25519PrivateKey | None:
     # Environment files cannot hold newlines: accept the PEM with literal "\n"s.
     pem = pem.replace("\\n", "\n").strip() + "\n"
     try:
@@ -52,6 +56,22 @@ def _ed25519_from_pem(pem: str) -> Ed25519PrivateKey | None:
     except (ValueError, TypeError):
         return None
     return key if isinstance(key, Ed25519PrivateKey) else None
+
+
+def ed25519_public_from_pem(pem: str) -> Ed25519PublicKey | None:
+    """A public key in PEM (SubjectPublicKeyInfo), `\\n` escapes accepted."""
+    pem = pem.replace("\\n", "\n").strip() + "\n"
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError):
+        return None
+    return key if isinstance(key, Ed25519PublicKey) else None
+
+
+def public_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
 MIN_DISTINCT_CHARACTERS = 10
@@ -88,7 +108,7 @@ def explicit_secret_problems(auth: AuthSettings, *, require_all: bool) -> list[s
                 "VAULTAPI_AUTH__JWT_PRIVATE_KEY is not set (an Ed25519 private key in PKCS#8 "
                 "PEM; `vaultapi keygen` prints one)"
             )
-    elif _ed25519_from_pem(auth.jwt_private_key.get_secret_value()) is None:
+    elif ed25519_private_from_pem(auth.jwt_private_key.get_secret_value()) is None:
         problems.append("VAULTAPI_AUTH__JWT_PRIVATE_KEY is not an unencrypted Ed25519 PEM key")
 
     if auth.jwt_secret is None:
@@ -103,16 +123,29 @@ def explicit_secret_problems(auth: AuthSettings, *, require_all: bool) -> list[s
         auth.jwt_secret.get_secret_value() == auth.server_secret.get_secret_value()
     ):
         problems.append("VAULTAPI_AUTH__JWT_SECRET must differ from VAULTAPI_AUTH__SERVER_SECRET")
+
+    for n, pem in enumerate(auth.jwt_accepted_public_keys):
+        if ed25519_public_from_pem(pem) is None:
+            problems.append(
+                f"VAULTAPI_AUTH__JWT_ACCEPTED_PUBLIC_KEYS[{n}] is not an Ed25519 public key in PEM"
+            )
+    for n, accepted in enumerate(auth.jwt_accepted_secrets):
+        name = f"VAULTAPI_AUTH__JWT_ACCEPTED_SECRETS[{n}]"
+        if weakness := _weakness(name, accepted.get_secret_value()):
+            problems.append(weakness)
     return problems
 
 
-def generate_ed25519_pem() -> str:
-    key = Ed25519PrivateKey.generate()
+def private_pem(key: Ed25519PrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+def generate_ed25519_pem() -> str:
+    return private_pem(Ed25519PrivateKey.generate())
 
 
 def _new_development_secrets() -> dict[str, str]:
@@ -184,7 +217,7 @@ def load_server_keys(settings: Settings) -> ServerKeys:
 
     private_key = None
     if "jwt_private_key" in values:
-        private_key = _ed25519_from_pem(values["jwt_private_key"])
+        private_key = ed25519_private_from_pem(values["jwt_private_key"])
         if private_key is None:
             raise ConfigurationError([f"{development_file}: jwt_private_key is not an Ed25519 key"])
     jwt_secret = values.get("jwt_secret")
@@ -194,4 +227,10 @@ def load_server_keys(settings: Settings) -> ServerKeys:
         jwt_secret=jwt_secret.encode() if jwt_secret is not None else None,
         server_secret=values["server_secret"].encode(),
         development_file=development_file,
+        accepted_public_keys=tuple(
+            key
+            for pem in auth.jwt_accepted_public_keys
+            if (key := ed25519_public_from_pem(pem)) is not None  # checked above
+        ),
+        accepted_secrets=tuple(s.get_secret_value().encode() for s in auth.jwt_accepted_secrets),
     )

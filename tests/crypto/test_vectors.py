@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from tests.crypto.test_kdf import _rfc5869_hkdf_sha256
 from tests.crypto.test_srp import reference_handshake
 from vaultapi.crypto import encstring, kdf, srp, vectors
+from vaultapi.crypto import share as share_crypto
 
 VECTOR_FILE = Path(__file__).resolve().parents[2] / "docs" / "vectors" / "v1.json"
 REGENERATE = ".venv/bin/python -m vaultapi.crypto.vectors docs/vectors"
@@ -184,3 +185,22 @@ def test_encstrings_decrypt(committed: dict[str, Any]) -> None:
     item = bytes.fromhex(section["item_data"]["plaintext"])
     assert item.decode("utf-8") == section["item_data"]["plaintext_text"]
     assert json.loads(item) == vectors.ITEM
+
+
+def test_share_vectors_open_through_the_link(committed: dict[str, Any]) -> None:
+    v = committed["share"]
+    secret = bytes.fromhex(v["secret_utf8"])
+    assert secret.decode("utf-8") == v["secret"]
+    for case, passphrase in (("plain", None), ("protected", v["protected"]["passphrase"])):
+        link = share_crypto.parse_link(v[case]["link"])
+        assert (str(link.share_id), link.share_key.hex()) == (v["share_id"], v["share_key"])
+        assert link.protected is (passphrase is not None)
+        keys = share_crypto.derive_keys(link.share_key, passphrase)
+        assert keys.enc_key.hex() == v[case]["enc_key"]
+        assert share_crypto.unseal(keys, link.share_id, v[case]["ciphertext"]) == secret
+    assert v["protected"]["access_proof"] == (
+        share_crypto.derive_keys(
+            bytes.fromhex(v["share_key"]), v["protected"]["passphrase"]
+        ).access_proof.hex()  # type: ignore[union-attr]
+    )
+    assert v["plain"]["ciphertext"] != v["protected"]["ciphertext"]

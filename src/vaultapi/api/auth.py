@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.responses import JSONResponse
 
 from vaultapi.api.deps import (
     ClientDep,
@@ -13,8 +14,11 @@ from vaultapi.api.deps import (
     SessionDep,
     SessionServiceDep,
     WriterDep,
+    refuse_blocked_ip,
+    refuse_blocked_ip_reading,
+    refuse_blocked_ip_writing,
 )
-from vaultapi.api.presenters import account_keys, kdf_parameters
+from vaultapi.api.presenters import kdf_parameters, login_response, token_pair
 from vaultapi.api.responses import problem_responses
 from vaultapi.crypto import srp
 from vaultapi.db.direct import Db
@@ -24,10 +28,12 @@ from vaultapi.errors import (
     EmailTaken,
     Forbidden,
     HandshakeInvalid,
+    InternalError,
     InvalidCredentials,
     InvalidKeyMaterial,
     InvalidSRPValue,
     InvalidToken,
+    IPBlocked,
     RefreshTokenInvalid,
     RefreshTokenReused,
     TooManyAttempts,
@@ -36,27 +42,25 @@ from vaultapi.errors import (
     WeakKdfParameters,
 )
 from vaultapi.schemas import auth as schemas
+from vaultapi.schemas import mfa as mfa_schemas
 from vaultapi.services.auth import AuthService
-from vaultapi.services.sessions import IssuedTokens
 
+# The IP-block check is per route: on the connection each route uses anyway
+# (`vaultapi.api.deps.refuse_blocked_ip*`).
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
-    return schemas.TokenPair(
-        access_token=tokens.access_token,
-        expires_in=tokens.expires_in,
-        refresh_token=tokens.refresh_token,
-        session_id=tokens.session_id,
-    )
+_REFUSE_BLOCKED = [Depends(refuse_blocked_ip)]
+_REFUSE_BLOCKED_READING = [Depends(refuse_blocked_ip_reading)]
+_REFUSE_BLOCKED_WRITING = [Depends(refuse_blocked_ip_writing)]
 
 
 @router.post(
     "/register",
     operation_id="register",
+    dependencies=_REFUSE_BLOCKED,
     summary="Create an account from client-made KDF, SRP and key material",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
+        IPBlocked,
         BadRequest,
         InvalidSRPValue,
         InvalidKeyMaterial,
@@ -77,8 +81,9 @@ async def register(
 @router.post(
     "/prelogin",
     operation_id="prelogin",
+    dependencies=_REFUSE_BLOCKED_READING,
     summary="KDF parameters and salt for an e-mail (deterministic fakes for unknown ones)",
-    responses=problem_responses(BadRequest, ValidationFailed),
+    responses=problem_responses(IPBlocked, BadRequest, ValidationFailed),
 )
 async def prelogin(
     body: schemas.PreloginRequest, db: ReaderDep, runtime: RuntimeDep, client: ClientDep
@@ -90,8 +95,11 @@ async def prelogin(
 @router.post(
     "/srp/start",
     operation_id="startLogin",
+    dependencies=_REFUSE_BLOCKED_WRITING,
     summary="SRP step 1: send A, receive the handshake id, KDF parameters, salt and B",
-    responses=problem_responses(BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts),
+    responses=problem_responses(
+        IPBlocked, BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts
+    ),
 )
 async def srp_start(
     body: schemas.SRPStartRequest, db: WriterDep, runtime: RuntimeDep, client: ClientDep
@@ -109,22 +117,34 @@ async def srp_start(
 @router.post(
     "/srp/verify",
     operation_id="finishLogin",
+    dependencies=_REFUSE_BLOCKED_WRITING,
+    response_model=schemas.SRPVerifyResponse,
     summary="SRP step 2: send the proof M1, receive M2, tokens and the wrapped keys",
     description=(
+        "A correct proof answers 200 with tokens — or, when the account has a "
+        "second factor, 202 with an `mfa_token` and the methods that can finish "
+        "the login (`/v1/auth/mfa/...`); no token is issued before that.\n\n"
         "Sent with the access token of a session of the same account, a correct "
         "proof re-authenticates that session (recent authentication, needed for "
-        "password and e-mail changes and account deletion) instead of opening a "
-        "new one; its refresh token is replaced."
+        "password and e-mail changes, second-factor changes and account deletion) "
+        "instead of opening a new one; its refresh token is replaced."
     ),
-    responses=problem_responses(
-        InvalidSRPValue,
-        InvalidCredentials,
-        HandshakeInvalid,
-        InvalidToken,
-        Forbidden,
-        ValidationFailed,
-        TooManyAttempts,
-    ),
+    responses={
+        status.HTTP_202_ACCEPTED: {
+            "model": mfa_schemas.MFARequiredResponse,
+            "description": "Password proven; a second factor must finish the login",
+        },
+        **problem_responses(
+            IPBlocked,
+            InvalidSRPValue,
+            InvalidCredentials,
+            HandshakeInvalid,
+            InvalidToken,
+            Forbidden,
+            ValidationFailed,
+            TooManyAttempts,
+        ),
+    },
 )
 async def srp_verify(
     body: schemas.SRPVerifyRequest,
@@ -132,37 +152,47 @@ async def srp_verify(
     runtime: RuntimeDep,
     client: ClientDep,
     current: OptionalWritingCallerDep,
-) -> schemas.SRPVerifyResponse:
+) -> schemas.SRPVerifyResponse | JSONResponse:
     login = await AuthService(db, runtime, client).verify(
         body.handshake_id, body.M1, body.device_name, step_up=current
     )
-    account = login.account
+    if login.pending is not None:
+        pending = mfa_schemas.MFARequiredResponse(
+            mfa_token=login.pending.mfa_token,
+            methods=login.pending.methods,  # type: ignore[arg-type]
+            expires_in=login.pending.expires_in,
+            attempts_left=login.pending.attempts_left,
+            M2=login.server_proof.hex(),
+        )
+        return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    if login.tokens is None:  # pragma: no cover - verify returns tokens or a pending login
+        raise InternalError("login finished without tokens")
     return schemas.SRPVerifyResponse(
-        **_token_pair(login.tokens).model_dump(),
+        **login_response(login.account, login.tokens).model_dump(),
         M2=login.server_proof.hex(),
-        account_id=account.id,
-        keys=account_keys(account),
     )
 
 
 @router.post(
     "/refresh",
     operation_id="refreshTokens",
+    dependencies=_REFUSE_BLOCKED,
     summary="Trade a refresh token for new tokens (the old one stops working)",
     responses=problem_responses(
-        RefreshTokenInvalid, RefreshTokenReused, AccountDisabled, ValidationFailed
+        IPBlocked, RefreshTokenInvalid, RefreshTokenReused, AccountDisabled, ValidationFailed
     ),
 )
 async def refresh(body: schemas.RefreshRequest, sessions: SessionServiceDep) -> schemas.TokenPair:
-    return _token_pair(await sessions.refresh(body.refresh_token))
+    return token_pair(await sessions.refresh(body.refresh_token))
 
 
 @router.post(
     "/logout",
     operation_id="logout",
+    dependencies=_REFUSE_BLOCKED,
     summary="End this session: its tokens stop working at once",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(Unauthorized, InvalidToken, AccountDisabled),
+    responses=problem_responses(IPBlocked, Unauthorized, InvalidToken, AccountDisabled),
 )
 async def logout(current: CurrentDep, sessions: SessionServiceDep) -> Response:
     await sessions.logout(current)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
-from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,9 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import Settings
 from vaultapi.db.direct import Db
-from vaultapi.errors import Unauthorized, VaultAPIError
+from vaultapi.db.repositories.admin import IPRuleLookup
+from vaultapi.db.types import utcnow
+from vaultapi.errors import AdminRequired, IPBlocked, Unauthorized, VaultAPIError
+from vaultapi.proxies import UNKNOWN_PEER
 from vaultapi.runtime import Runtime
 from vaultapi.services.context import ClientInfo
+from vaultapi.services.ip_rules import blocking_rule
 from vaultapi.services.sessions import Caller, CurrentSession, SessionService, authenticate_direct
 
 
@@ -90,46 +93,21 @@ async def get_writer(runtime: RuntimeDep) -> AsyncIterator[Db]:
 WriterDep = Annotated[Db, Depends(get_writer, scope="function")]
 
 
-UNKNOWN_PEER = "unknown"
-
-
-def client_ip(request: Request, settings: Settings) -> str:
-    """The caller's address: the TCP peer, unless the peer is a trusted proxy,
-    in which case the rightmost X-Forwarded-For entry that is not itself a
-    trusted proxy. Anything malformed falls back to the peer: a spoofed header
-    from an untrusted peer is never believed."""
-    peer = request.client.host if request.client else ""
+def client_ip(request: Request) -> str:
+    """The caller's address as `ForwardedHeadersMiddleware` determined it: the
+    TCP peer, or what a trusted proxy forwarded (see `vaultapi.proxies`)."""
+    host = request.client.host if request.client else ""
     try:
-        peer = str(ipaddress.ip_address(peer))
+        return str(ipaddress.ip_address(host))
     except ValueError:
         # Not an address (a Unix socket, or a proxy layer that passed junk):
         # all such callers share one bucket, so junk cannot mint new ones.
         return UNKNOWN_PEER
-    proxies = settings.http.trusted_proxies
-    if not proxies or not _in_networks(peer, proxies):
-        return peer
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
-    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
-        try:
-            address = ipaddress.ip_address(hop)
-        except ValueError:
-            return peer
-        if not _in_networks(str(address), proxies):
-            return str(address)
-    return peer
 
 
-def _in_networks(address: str, networks: list[IPv4Network | IPv6Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
+async def get_client(request: Request) -> ClientInfo:
     return ClientInfo(
-        ip=client_ip(request, settings),
+        ip=client_ip(request),
         user_agent=request.headers.get("user-agent", "")[:256],
     )
 
@@ -154,10 +132,13 @@ SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
 
 
 async def get_current(
+    request: Request,
     sessions: SessionServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentSession:
-    return await sessions.authenticate(_bearer_token(credentials))
+    current = await sessions.authenticate(_bearer_token(credentials))
+    request.state.account_id = str(current.account.id)  # for the access log line
+    return current
 
 
 CurrentDep = Annotated[CurrentSession, Depends(get_current)]
@@ -183,19 +164,23 @@ BearerTokenDep = Annotated[str, Depends(get_bearer_token)]
 
 
 async def get_reading_caller(
+    request: Request,
     db: ReaderDep,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The caller of a hot read route, checked like `CurrentDep` (token, live
     session, active account) in one direct statement."""
-    return await authenticate_direct(db, runtime, _bearer_token(credentials))
+    caller = await authenticate_direct(db, runtime, _bearer_token(credentials))
+    request.state.account_id = str(caller.account_id)  # for the access log line
+    return caller
 
 
 ReadingCallerDep = Annotated[Caller, Depends(get_reading_caller)]
 
 
 async def get_optional_writing_caller(
+    request: Request,
     db: WriterDep,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -204,7 +189,53 @@ async def get_optional_writing_caller(
     sent (and valid), else None; checked in the route's own transaction."""
     if credentials is None:
         return None
-    return await authenticate_direct(db, runtime, _bearer_token(credentials))
+    caller = await authenticate_direct(db, runtime, _bearer_token(credentials))
+    request.state.account_id = str(caller.account_id)  # for the access log line
+    return caller
 
 
 OptionalWritingCallerDep = Annotated[Caller | None, Depends(get_optional_writing_caller)]
+
+
+async def get_admin(current: CurrentDep) -> CurrentSession:
+    """The caller, if their account has the admin role (read from the database
+    on this request, not from the token: a revoked role ends at once)."""
+    if current.account.role != "admin":
+        raise AdminRequired("This needs an admin account")
+    return current
+
+
+AdminDep = Annotated[CurrentSession, Depends(get_admin)]
+
+
+async def _refuse_blocked(db: Db, client: ClientInfo) -> None:
+    rule = blocking_rule(client.ip, await IPRuleLookup(db).live(utcnow()))
+    if rule is not None:
+        raise IPBlocked(
+            "Requests from this address are blocked by the operator",
+            extra={"until": rule.expires_at.isoformat() if rule.expires_at else None},
+        )
+
+
+async def refuse_blocked_ip(session: SessionDep, client: ClientDep) -> None:
+    """On authentication routes: 403 for an address an operator blocked.
+
+    Three variants, one per kind of database access, so that the check runs
+    on the connection the route uses anyway (one statement, no second
+    connection): this one in the request's ORM session, the next two on the
+    direct path of the login routes (`vaultapi.db.direct`)."""
+    await _refuse_blocked(Db.of_session(session), client)
+
+
+async def refuse_blocked_ip_reading(db: ReaderDep, client: ClientDep) -> None:
+    """`refuse_blocked_ip` for routes on `ReaderDep` (prelogin)."""
+    await _refuse_blocked(db, client)
+
+
+async def refuse_blocked_ip_writing(db: WriterDep, client: ClientDep) -> None:
+    """`refuse_blocked_ip` for routes on `WriterDep` (the SRP handshake)."""
+    await _refuse_blocked(db, client)
+
+
+REFUSE_BLOCKED_IP = (refuse_blocked_ip, refuse_blocked_ip_reading, refuse_blocked_ip_writing)
+"""Every authentication route has one of these (`tests/api/test_admin.py` checks)."""

@@ -7,6 +7,7 @@ from vaultapi.crypto.kdf import KdfParams
 from vaultapi.db.models import Account
 from vaultapi.db.repositories.accounts import LoginAccount
 from vaultapi.schemas import auth as schemas
+from vaultapi.services.sessions import IssuedTokens
 
 
 def kdf_parameters(params: KdfParams, salt: bytes) -> schemas.KdfParameters:
@@ -28,4 +29,20 @@ def account_keys(account: Account | LoginAccount) -> schemas.AccountKeys:
         protected_account_key=account.protected_account_key,
         public_key=account.public_key,
         protected_private_key=account.protected_private_key,
+    )
+
+
+def token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
+    return schemas.TokenPair(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+        session_id=tokens.session_id,
+    )
+
+
+def login_response(account: Account | LoginAccount, tokens: IssuedTokens) -> schemas.LoginResponse:
+    """What a finished login answers (after the proof, or after the second factor)."""
+    return schemas.LoginResponse(
+        **token_pair(tokens).model_dump(), account_id=account.id, keys=account_keys(account)
     )

@@ -175,12 +175,15 @@ async def create_item(
     response_model=schemas.Item,
     responses=problem_responses(*AUTH, NotFound, ValidationFailed),
 )
-async def get_item(item_id: uuid.UUID, token: BearerTokenDep, runtime: RuntimeDep) -> Response:
+async def get_item(
+    item_id: uuid.UUID, token: BearerTokenDep, runtime: RuntimeDep, request: Request
+) -> Response:
     # The hottest route: one direct statement (no ORM session, no transaction;
     # the connection held by a `with`, cheaper than a generator dependency)
     # and the row validated and serialized once, in pydantic-core.
     async with Db.reading(runtime.engine) as db:
         row = await read_item(db, runtime, token, item_id)
+    request.state.account_id = str(row["session_account_id"])  # for the access log line
     item = {name: row[name] for name in ITEM_COLUMNS}
     return Response(
         _ITEM.dump_json(_ITEM.validate_python(item)),

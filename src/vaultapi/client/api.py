@@ -15,6 +15,7 @@ import asyncio
 import base64
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,15 +236,10 @@ async def _handshake(
     return body, subkeys
 
 
-async def login(
-    http: httpx.AsyncClient, email: str, password: str, *, device_name: str = ""
-) -> Login:
-    body, subkeys = await _handshake(http, email, password, device_name=device_name)
+def _decrypted_login(body: dict[str, Any], wrap_key: bytes) -> Login:
     keys: dict[str, str] = body["keys"]
     try:
-        account_key = encstring.decrypt(
-            subkeys.wrap_key, keys["protected_account_key"], ACCOUNT_KEY_AAD
-        )
+        account_key = encstring.decrypt(wrap_key, keys["protected_account_key"], ACCOUNT_KEY_AAD)
     except CryptoError as exc:
         raise ClientError("the account key does not decrypt with this password") from exc
     return Login(
@@ -255,6 +251,83 @@ async def login(
         account_key=account_key,
         keys=keys,
     )
+
+
+@dataclass
+class PendingLogin:
+    """A login whose password was right and whose second factor is due.
+
+    Finish it with one of `methods`: `with_totp`, `with_recovery_code`, or
+    `webauthn_options` then `with_webauthn` (the assertion comes from a browser
+    or a FIDO2 library: `navigator.credentials.get` on the options). A wrong
+    factor raises `ProblemError` (`invalid_second_factor`, with
+    `attempts_left`); at zero, log in again."""
+
+    mfa_token: str = field(repr=False)
+    methods: list[str]
+    expires_in: int
+    attempts_left: int
+    wrap_key: bytes = field(repr=False)
+
+    async def _finish(self, http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Login:
+        answer = await _post(http, "/auth/mfa/" + path, {"mfa_token": self.mfa_token, **body})
+        return _decrypted_login(answer, self.wrap_key)
+
+    async def with_totp(self, http: httpx.AsyncClient, code: str) -> Login:
+        return await self._finish(http, "totp", {"code": code})
+
+    async def with_recovery_code(self, http: httpx.AsyncClient, code: str) -> Login:
+        return await self._finish(http, "recovery-code", {"code": code})
+
+    async def webauthn_options(self, http: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+        """(ceremony_id, PublicKeyCredentialRequestOptionsJSON) for the authenticator."""
+        body = await _post(http, "/auth/mfa/webauthn/options", {"mfa_token": self.mfa_token})
+        return str(body["ceremony_id"]), dict(body["options"])
+
+    async def with_webauthn(
+        self, http: httpx.AsyncClient, ceremony_id: str, credential: dict[str, Any]
+    ) -> Login:
+        """`credential`: the AuthenticationResponseJSON of the assertion."""
+        return await self._finish(
+            http, "webauthn", {"ceremony_id": ceremony_id, "credential": credential}
+        )
+
+
+class SecondFactorRequired(ClientError):  # noqa: N818 - a signal to finish, not a failure
+    """The account has a second factor: `pending` finishes the login."""
+
+    def __init__(self, pending: PendingLogin) -> None:
+        self.pending = pending
+        super().__init__(f"a second factor is required: one of {', '.join(pending.methods)}")
+
+
+SecondFactor = Callable[[PendingLogin], Awaitable[Login]]
+"""Finishes a pending login, e.g. by asking the user for a code."""
+
+
+async def login(
+    http: httpx.AsyncClient,
+    email: str,
+    password: str,
+    *,
+    device_name: str = "",
+    second_factor: SecondFactor | None = None,
+) -> Login:
+    """Log in. On an account with a second factor, `second_factor` is called
+    to finish the login; without one, `SecondFactorRequired` is raised."""
+    body, subkeys = await _handshake(http, email, password, device_name=device_name)
+    if body.get("mfa_required"):
+        pending = PendingLogin(
+            mfa_token=body["mfa_token"],
+            methods=list(body["methods"]),
+            expires_in=int(body["expires_in"]),
+            attempts_left=int(body["attempts_left"]),
+            wrap_key=subkeys.wrap_key,
+        )
+        if second_factor is None:
+            raise SecondFactorRequired(pending)
+        return await second_factor(pending)
+    return _decrypted_login(body, subkeys.wrap_key)
 
 
 async def reauthenticate(http: httpx.AsyncClient, login: Login, email: str, password: str) -> None:

@@ -1,9 +1,10 @@
 """Access tokens (JWT) and refresh tokens: pure functions, keys passed in.
 
 Access token: a JWT signed with Ed25519 (`EdDSA`, the default) or HMAC-SHA256
-(`HS256`), with claims `iss aud sub sid jti iat exp role`. Verification pins
-the one configured algorithm (so `alg: none` and algorithm confusion are
-refused), and requires every claim.
+(`HS256`), with claims `iss aud sub sid jti iat exp role` and the signing
+key's `kid` in the header. Verification pins the one configured algorithm (so
+`alg: none` and algorithm confusion are refused), picks the key by `kid`
+among the accepted ones (an unknown `kid` is refused), and requires every claim.
 
 Refresh token: `vrt_` + 32 random bytes, base64url. The server stores only
 its SHA-256: the token is 256 bits of randomness, so a slow hash adds nothing.
@@ -22,10 +23,11 @@ from typing import Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 Algorithm = Literal["EdDSA", "HS256"]
 REFRESH_TOKEN_PREFIX = "vrt_"  # noqa: S105 - a format prefix, not a secret
+MFA_TOKEN_PREFIX = "vmt_"  # noqa: S105 - a format prefix, not a secret
 _REFRESH_TOKEN_BYTES = 32
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp"]
 _LEEWAY_SECONDS = 5
@@ -39,11 +41,37 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _ed25519_jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
+
+
+def _thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638 thumbprint: the key's `kid`."""
+    canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()
+    return _b64url(hashlib.sha256(canonical).digest())
+
+
+def hmac_kid(secret: bytes) -> str:
+    """A name for an HS256 key: a domain-separated hash, truncated. It reveals
+    nothing a token's own HMAC does not already let an attacker test offline."""
+    return _b64url(hashlib.sha256(b"vaultapi/hs256-kid\x00" + secret).digest()[:16])
+
+
 @dataclass(frozen=True, repr=False)
 class TokenKeys:
+    """The one key tokens are signed with, and every key they are verified with.
+
+    Each token names its key in the `kid` header. Verification accepts the
+    signing key and the `accepted_*` keys (a previous key after a rotation,
+    until its tokens have expired, or the next one while a rotation rolls out
+    across machines); any other `kid` is refused."""
+
     algorithm: Algorithm
     ed25519: Ed25519PrivateKey | None = None
     hmac_secret: bytes | None = None
+    accepted_public_keys: tuple[Ed25519PublicKey, ...] = ()
+    accepted_secrets: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
         if self.algorithm == "EdDSA" and self.ed25519 is None:
@@ -55,28 +83,42 @@ class TokenKeys:
     def public_jwk(self) -> dict[str, str] | None:
         if self.ed25519 is None or self.algorithm != "EdDSA":
             return None
-        raw = self.ed25519.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
+        return _ed25519_jwk(self.ed25519.public_key())
 
     @property
-    def kid(self) -> str | None:
-        """RFC 7638 thumbprint of the public key (None for HS256)."""
+    def kid(self) -> str:
+        """The signing key's id: RFC 7638 thumbprint (EdDSA) or `hmac_kid` (HS256)."""
         jwk = self.public_jwk
-        if jwk is None:
-            return None
-        canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()
-        return _b64url(hashlib.sha256(canonical).digest())
+        if jwk is not None:
+            return _thumbprint(jwk)
+        assert self.hmac_secret is not None  # noqa: S101 - checked in __post_init__
+        return hmac_kid(self.hmac_secret)
 
     def _signing_key(self) -> Any:
         return self.ed25519 if self.algorithm == "EdDSA" else self.hmac_secret
 
-    def _verifying_key(self) -> Any:
+    def verification_keys(self) -> dict[str, Any]:
+        """kid -> key, the signing key first."""
         if self.algorithm == "EdDSA":
             assert self.ed25519 is not None  # noqa: S101 - checked in __post_init__
-            return self.ed25519.public_key()
-        return self.hmac_secret
+            keys = {self.kid: self.ed25519.public_key()}
+            for public in self.accepted_public_keys:
+                keys.setdefault(_thumbprint(_ed25519_jwk(public)), public)
+            return keys
+        assert self.hmac_secret is not None  # noqa: S101 - checked in __post_init__
+        secrets_by_kid: dict[str, Any] = {self.kid: self.hmac_secret}
+        for secret in self.accepted_secrets:
+            secrets_by_kid.setdefault(hmac_kid(secret), secret)
+        return secrets_by_kid
+
+    def public_jwks(self) -> list[dict[str, str]]:
+        """Every EdDSA verification key as a JWK (none for HS256: they are secret)."""
+        if self.algorithm != "EdDSA":
+            return []
+        return [
+            {**_ed25519_jwk(key), "kid": kid, "alg": "EdDSA", "use": "sig"}
+            for kid, key in self.verification_keys().items()
+        ]
 
 
 @dataclass(frozen=True)
@@ -111,8 +153,9 @@ def issue_access_token(
         "exp": int(expires_at.timestamp()),
         "role": role,
     }
-    headers = {"kid": keys.kid} if keys.kid else None
-    token = jwt.encode(claims, keys._signing_key(), algorithm=keys.algorithm, headers=headers)
+    token = jwt.encode(
+        claims, keys._signing_key(), algorithm=keys.algorithm, headers={"kid": keys.kid}
+    )
     return token, expires_at
 
 
@@ -120,9 +163,17 @@ def verify_access_token(keys: TokenKeys, token: str, *, issuer: str, audience: s
     if len(token) > 4096:
         raise TokenError("token too long")
     try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        candidates = keys.verification_keys()
+        if kid is None:
+            key = candidates[keys.kid]  # tokens from before kids were sent: the signing key
+        elif not isinstance(kid, str) or kid not in candidates:
+            raise TokenError("token signed by an unknown key")
+        else:
+            key = candidates[kid]
         claims = jwt.decode(
             token,
-            keys._verifying_key(),
+            key,
             algorithms=[keys.algorithm],
             audience=audience,
             issuer=issuer,
@@ -137,6 +188,8 @@ def verify_access_token(keys: TokenKeys, token: str, *, issuer: str, audience: s
             issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         )
+    except TokenError:
+        raise
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc
     except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError) as exc:
@@ -180,10 +233,7 @@ class VerifiedTokens:
 
 
 def jwks(keys: TokenKeys) -> dict[str, list[dict[str, str]]]:
-    jwk = keys.public_jwk
-    if jwk is None:
-        return {"keys": []}
-    return {"keys": [{**jwk, "kid": keys.kid or "", "alg": "EdDSA", "use": "sig"}]}
+    return {"keys": keys.public_jwks()}
 
 
 def new_refresh_token() -> str:
@@ -192,7 +242,20 @@ def new_refresh_token() -> str:
 
 def refresh_token_hash(token: str) -> bytes:
     """SHA-256 of a well-formed refresh token; TokenError for anything else."""
-    body = token.removeprefix(REFRESH_TOKEN_PREFIX)
+    return _opaque_token_hash(token, REFRESH_TOKEN_PREFIX, "refresh token")
+
+
+def new_mfa_token() -> str:
+    """The token of a login waiting for its second factor (stored by hash)."""
+    return MFA_TOKEN_PREFIX + _b64url(secrets.token_bytes(_REFRESH_TOKEN_BYTES))
+
+
+def mfa_token_hash(token: str) -> bytes:
+    return _opaque_token_hash(token, MFA_TOKEN_PREFIX, "mfa_token")
+
+
+def _opaque_token_hash(token: str, prefix: str, name: str) -> bytes:
+    body = token.removeprefix(prefix)
     if body == token or len(body) != 43 or not body.isascii():
-        raise TokenError("malformed refresh token")
+        raise TokenError(f"malformed {name}")
     return hashlib.sha256(token.encode()).digest()

@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 from vaultapi.crypto import encstring, kdf, srp
+from vaultapi.crypto import share as share_crypto
 
 FILE_NAME = f"{kdf.SUITE}.json"
 ENCODING = (
@@ -52,6 +54,15 @@ ACCOUNT_KEY_AAD = "vaultapi/v1/account-key"
 NONCE_ACCOUNT_KEY = bytes.fromhex("a0a1a2a3a4a5a6a7a8a9aaab")
 NONCE_ITEM_KEY = bytes.fromhex("b0b1b2b3b4b5b6b7b8b9babb")
 NONCE_ITEM_DATA = bytes.fromhex("c0c1c2c3c4c5c6c7c8c9cacb")
+
+# Time-limited shares. The passphrase shows NFKC too (U+FB01 -> "fi").
+SHARE_ID = "3f0b2c4e-8d1a-4e6f-9b7c-2a5d8e1f4c3b"
+SHARE_KEY = bytes(range(0x60, 0x80))
+SHARE_SECRET = "hunter2 \u2713"  # noqa: S105 - a test vector
+SHARE_PASSPHRASE = "\ufb01ve red tulips"  # noqa: S105 - a test vector
+SHARE_BASE_URL = "https://vault.example.com"
+NONCE_SHARE_PLAIN = bytes.fromhex("d0d1d2d3d4d5d6d7d8d9dadb")
+NONCE_SHARE_PROTECTED = bytes.fromhex("e0e1e2e3e4e5e6e7e8e9eaeb")
 
 
 def _fixed_exponent(label: str) -> int:
@@ -175,6 +186,47 @@ def _encstring_vectors(wrap_key: bytes) -> dict[str, Any]:
     }
 
 
+def _share_vectors() -> dict[str, Any]:
+    share_id = uuid.UUID(SHARE_ID)
+    secret = SHARE_SECRET.encode("utf-8")
+    plain = share_crypto.derive_keys(SHARE_KEY)
+    protected = share_crypto.derive_keys(SHARE_KEY, SHARE_PASSPHRASE)
+    assert protected.access_proof is not None  # noqa: S101 - a passphrase gives a proof
+    kdf_params = share_crypto.SHARE_KDF
+    return {
+        "share_id": SHARE_ID,
+        "share_key": SHARE_KEY.hex(),
+        "base_url": SHARE_BASE_URL,
+        "secret": SHARE_SECRET,
+        "secret_utf8": secret.hex(),
+        "plain": {
+            "enc_key": plain.enc_key.hex(),
+            "nonce": NONCE_SHARE_PLAIN.hex(),
+            "ciphertext": share_crypto.seal(plain, share_id, secret, nonce=NONCE_SHARE_PLAIN),
+            "link": share_crypto.make_link(SHARE_BASE_URL, share_id, SHARE_KEY, protected=False),
+        },
+        "protected": {
+            "passphrase": SHARE_PASSPHRASE,
+            "passphrase_nfkc_utf8": kdf.password_bytes(SHARE_PASSPHRASE).hex(),
+            "params": {
+                "algorithm": kdf_params.algorithm,
+                "memory_kib": kdf_params.memory_kib,
+                "iterations": kdf_params.iterations,
+                "parallelism": kdf_params.parallelism,
+            },
+            "salt": share_crypto.passphrase_salt(SHARE_KEY).hex(),
+            "pass_key": share_crypto.passphrase_key(SHARE_KEY, SHARE_PASSPHRASE).hex(),
+            "enc_key": protected.enc_key.hex(),
+            "access_proof": protected.access_proof.hex(),
+            "nonce": NONCE_SHARE_PROTECTED.hex(),
+            "ciphertext": share_crypto.seal(
+                protected, share_id, secret, nonce=NONCE_SHARE_PROTECTED
+            ),
+            "link": share_crypto.make_link(SHARE_BASE_URL, share_id, SHARE_KEY, protected=True),
+        },
+    }
+
+
 def generate() -> dict[str, Any]:
     """Every intermediate value of suite v1 on the fixed inputs above."""
     kdf_section, identity, subkeys = _kdf_vectors()
@@ -185,6 +237,7 @@ def generate() -> dict[str, Any]:
         "kdf": kdf_section,
         "srp": _srp_vectors(identity, password),
         "encstring": _encstring_vectors(subkeys.wrap_key),
+        "share": _share_vectors(),
     }
 
 

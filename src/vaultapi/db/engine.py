@@ -12,6 +12,7 @@ modest load; PostgreSQL is the production database.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -114,6 +115,11 @@ def _create_sqlite_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute(f"PRAGMA busy_timeout = {busy_timeout}")
         cursor.close()
+        # PostgreSQL compares addresses with `inet <<= cidr`; SQLite gets the
+        # same test as a function (see `db.repositories.sql_ip_in_network`).
+        dbapi_connection.create_function(
+            "vaultapi_ip_in_network", 2, ip_in_network, deterministic=True
+        )
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -130,6 +136,18 @@ def _create_sqlite_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
             dbapi_connection.rollback()
 
     return engine
+
+
+def ip_in_network(address: object, network: object) -> int:
+    """1 when `address` lies in `network` (both text), else 0; junk is 0."""
+    try:
+        ip = ipaddress.ip_address(str(address))
+        net = ipaddress.ip_network(str(network), strict=False)
+    except ValueError:
+        return 0
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return int(ip.version == net.version and ip in net)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -107,10 +107,13 @@ class TokenPair(BaseModel):
     session_id: uuid.UUID
 
 
-class SRPVerifyResponse(TokenPair):
-    M2: str = Field(description="Server proof: verify it before trusting this server")
+class LoginResponse(TokenPair):
     account_id: uuid.UUID
     keys: AccountKeys
+
+
+class SRPVerifyResponse(LoginResponse):
+    M2: str = Field(description="Server proof: verify it before trusting this server")
 
 
 class RefreshRequest(Strict):

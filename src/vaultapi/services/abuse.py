@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from vaultapi.config import AbuseSettings
 from vaultapi.db.direct import Db
+from vaultapi.db.models import RateLimitCounter
 from vaultapi.db.repositories.ratelimits import Counter, RateLimitRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import TooManyAttempts
@@ -56,7 +57,7 @@ class AbuseGuard:
         """Identity keys seen at zero by `lock_and_check` (and locked since):
         a success has no streak to clear, and spares the statement."""
 
-    def _identity_key(self, identity: str) -> str:
+    def identity_key(self, identity: str) -> str:
         digest = hmac.new(
             self.server_secret, b"vaultapi/abuse/identity\x00" + identity.encode(), hashlib.sha256
         )
@@ -81,6 +82,22 @@ class AbuseGuard:
             keep_changes=True,
         )
 
+    def blocked_until(self, counter: Counter | RateLimitCounter, now: datetime) -> datetime | None:
+        """When this counter stops refusing requests; None if it refuses none now."""
+        count, start = counter.count, counter.window_start
+        key = getattr(counter, "key", "")
+        if key.startswith("identity:"):
+            until = start + self.backoff(count) if self.backoff(count) else None
+        else:
+            limits = {
+                "ip-fail": self.settings.ip_failures_per_window - 1,
+                "ip-start": self.settings.ip_handshakes_per_window,
+                "ip-register": self.settings.ip_registrations_per_window,
+            }
+            limit = limits.get(key.split(":", 1)[0])
+            until = start + self.window if limit is not None and count > limit else None
+        return until if until is not None and until > now else None
+
     def _ip_key(self, ip: str) -> str:
         return f"ip-fail:{ip_bucket(ip)}"
 
@@ -96,7 +113,7 @@ class AbuseGuard:
 
     async def check(self, identity: str, ip: str, now: datetime) -> None:
         """Refuse early (no lock): at handshake start, before any costly work."""
-        identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
+        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
         live = await self.counters.get_many((identity_key, ip_key), now=now)
         self._check(live.get(identity_key), live.get(ip_key), now)
 
@@ -105,7 +122,7 @@ class AbuseGuard:
         counters for the rest of the request, then refuse if either is over.
         Concurrent guesses therefore count one after the other. Returns the
         time after the wait, which is the time the attempt counts at."""
-        identity_key, ip_key = self._identity_key(identity), self._ip_key(ip)
+        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
         locked = await self.counters.lock((identity_key, ip_key), now=now)
         if locked[identity_key].count == 0:
             self._no_streak.add(identity_key)
@@ -119,12 +136,12 @@ class AbuseGuard:
         return now
 
     async def record_failure(self, identity: str, ip: str, now: datetime) -> None:
-        self._no_streak.discard(self._identity_key(identity))
-        await self.counters.streak(self._identity_key(identity), now=now, keep_for=STREAK_MEMORY)
+        self._no_streak.discard(self.identity_key(identity))
+        await self.counters.streak(self.identity_key(identity), now=now, keep_for=STREAK_MEMORY)
         await self.counters.hit(self._ip_key(ip), now=now, window=self.window)
 
     async def record_success(self, identity: str) -> None:
-        key = self._identity_key(identity)
+        key = self.identity_key(identity)
         if key not in self._no_streak:
             await self.counters.reset(key)
 

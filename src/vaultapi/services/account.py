@@ -16,9 +16,11 @@ from vaultapi.crypto.kdf import normalize_email
 from vaultapi.db.direct import Db
 from vaultapi.db.models import Account
 from vaultapi.db.repositories.auth import AuthEventRepository, SessionRepository
+from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import BadRequest, EmailTaken
 from vaultapi.schemas import auth as schemas
+from vaultapi.services import audit
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
 from vaultapi.services.sessions import CurrentSession, SessionService
@@ -58,7 +60,11 @@ class AccountService:
         ended = await SessionRepository(self.db).revoke(
             account.id, now=now, reason="password_change", keep=current.session.id
         )
+        await MFARepository(self.db).delete_pending_logins(account.id)  # proven with the old one
         await self._event(account, "password_change")
+        await audit.record(
+            self.db, self.client, account.id, "password_change", f"{ended} sessions ended"
+        )
         return ended
 
     async def change_email(
@@ -81,6 +87,7 @@ class AccountService:
         except IntegrityError as exc:
             raise EmailTaken("Another account uses this e-mail") from exc
         await self._event(account, "email_change")
+        await audit.record(self.db, self.client, account.id, "email_change")
         return account
 
     async def delete(self, current: CurrentSession) -> None:

@@ -8,6 +8,13 @@ Login (prelogin, start, verify) is the hot path of this module: it works on a
 `Db` (`vaultapi.db.direct`: no ORM session, few statements, one transaction).
 Registration also needs the ORM session (`register(…, session)`), and runs
 the same counters and log through it.
+
+After a correct proof, verify asks for the account's second factors
+(`PendingLogins.methods`, one statement on every login) and, with one, opens a
+pending login (202 with an `mfa_token`) instead of a session; the identity's
+failure streak is cleared only by a finished login. A finished login is
+written to the audit log (`audit.record_login`: two statements). Both run on
+the same `Db`, in the login's one transaction.
 """
 
 from __future__ import annotations
@@ -44,10 +51,12 @@ from vaultapi.errors import (
 )
 from vaultapi.runtime import Runtime
 from vaultapi.schemas import auth as schemas
+from vaultapi.services import audit
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account, fake_kdf_salt
 from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
+from vaultapi.services.mfa import PendingLogin, PendingLogins
 from vaultapi.services.sessions import Caller, IssuedTokens, SessionIssuer
 
 
@@ -63,9 +72,13 @@ class Challenge:
 
 @dataclass(frozen=True)
 class Login:
+    """A correct proof: tokens, or — on an account with a second factor — the
+    pending login that the second factor finishes."""
+
     server_proof: bytes
     account: LoginAccount
-    tokens: IssuedTokens
+    tokens: IssuedTokens | None
+    pending: PendingLogin | None = None
 
 
 def _identity(email: str) -> str:
@@ -258,18 +271,29 @@ class AuthService:
             )
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True) from exc
 
-        # The proof is verified: from here on, the session is issued.
-        await self.guard.record_success(identity)
+        # The proof is verified: from here on, the session is issued (or, with
+        # a second factor, the pending login opened).
         sessions = SessionIssuer(self.db, self.runtime, self.client)
         if step_up is not None:
+            # A session's second factor was shown when it was opened: proving
+            # the password again on it is enough for recent authentication.
             if step_up.account_id != account.id:
                 raise Forbidden(
                     "The access token sent belongs to another account",
                     keep_changes=True,  # the handshake stays consumed
                 )
+            await self.guard.record_success(identity)
             tokens = await sessions.step_up(step_up, account.role, now)
             await self._event("reauth", "success", account_id=account.id)
             return Login(server_proof=server_proof, account=account, tokens=tokens)
+        pending_logins = PendingLogins(self.db, self.settings.mfa)
+        if methods := await pending_logins.methods(account.id):
+            # No streak reset yet: only a finished login clears the backoff.
+            pending = await pending_logins.open(account.id, methods, device_name, now)
+            await self._event("srp_verify", "success", "mfa_required", account.id)
+            return Login(server_proof=server_proof, account=account, tokens=None, pending=pending)
+        await self.guard.record_success(identity)
         tokens = await sessions.create(account, device_name=device_name, now=now)
         await self._event("srp_verify", "success", account_id=account.id)
+        await audit.record_login(self.db, self.client, account.id, device_name)
         return Login(server_proof=server_proof, account=account, tokens=tokens)

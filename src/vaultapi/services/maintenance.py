@@ -1,10 +1,13 @@
 """Periodic clean-up: expired handshakes, rate-limit counters, dead sessions,
-and items left in the trash longer than `vault.trash_days`.
+items left in the trash longer than `vault.trash_days`, expired shares and
+old share access records, and log records past their retention.
 
 Unauthenticated callers can create handshakes and counters, so they must not
-accumulate. Every worker runs the purge on a timer; the deletes are
-idempotent (`WHERE expires_at < now`), so several workers doing it at once
-waste a little work and break nothing.
+accumulate. Every worker runs the purge timer, but a round runs only where
+its task's lease is claimed (`services/leases.py`): once per interval for
+the whole deployment, however many workers and machines there are. The
+deletes are idempotent besides (`WHERE expires_at < now`), so a round that
+overlaps another after a lease expired mid-round breaks nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +26,15 @@ from sqlmodel import col
 from vaultapi.db.direct import Db
 from vaultapi.db.models import Session, VaultItem
 from vaultapi.db.repositories import rowcount
+from vaultapi.db.repositories.admin import AdminRepository, AuditRepository
 from vaultapi.db.repositories.auth import HandshakeRepository
+from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.repositories.ratelimits import RateLimitRepository
 from vaultapi.db.repositories.vault import VaultRepository
 from vaultapi.db.types import utcnow
+from vaultapi.services import leases
+from vaultapi.services.leases import run_claimed
+from vaultapi.services.shares import PURGE_TASK, purge_shares
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +53,22 @@ class Purged:
     counters: int
     sessions: int
     trashed_items: int = 0
+    second_factor: int = 0
+    """Expired mfa_tokens and WebAuthn ceremonies, lapsed TOTP enrolments."""
 
 
-async def purge_expired(session: AsyncSession, now: datetime, *, trash_days: int = 30) -> Purged:
+async def purge_expired(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    trash_days: int = 30,
+    totp_enrolment_ttl_seconds: int = 900,
+) -> Purged:
     direct = Db.of_session(session)
     handshakes = await HandshakeRepository(direct).purge_expired(now)
+    second_factor = await MFARepository(session).purge_expired(
+        now, pending_totp_before=now - timedelta(seconds=totp_enrolment_ttl_seconds)
+    )
     counters = await RateLimitRepository(direct).purge_expired(now)
     cutoff = now - SESSION_RETENTION
     ended = await session.execute(
@@ -58,7 +77,7 @@ async def purge_expired(session: AsyncSession, now: datetime, *, trash_days: int
         )
     )
     trashed = await purge_old_trash(session, now - timedelta(days=trash_days))
-    return Purged(handshakes, counters, rowcount(ended), trashed)
+    return Purged(handshakes, counters, rowcount(ended), trashed, second_factor)
 
 
 async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
@@ -90,23 +109,109 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
     return len(rows)
 
 
+PURGE_LEASE = "purge"
+
+
 async def run_periodically(
-    sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float, trash_days: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    interval_seconds: float,
+    trash_days: int,
+    totp_enrolment_ttl_seconds: int = 900,
+    *,
+    access_log_days: int = 30,
+    log_retention_days: int = 180,
 ) -> None:
-    """Until cancelled (at shutdown). A failed round is logged, not fatal."""
+    """Until cancelled (at shutdown). A failed round is logged, not fatal.
+    Each task has its own lease: a round of each runs on one worker only."""
+    ttl = timedelta(seconds=interval_seconds)
     while True:
         await asyncio.sleep(interval_seconds)
-        try:
-            async with sessionmaker() as session:
-                purged = await purge_expired(session, utcnow(), trash_days=trash_days)
-                await session.commit()
-            if purged.handshakes or purged.counters or purged.sessions or purged.trashed_items:
-                log.info(
-                    "purged %d handshakes, %d counters, %d sessions, %d trashed items",
-                    purged.handshakes,
-                    purged.counters,
-                    purged.sessions,
-                    purged.trashed_items,
-                )
-        except Exception:
-            log.exception("periodic purge failed; retrying next round")
+        await purge_expired_once(sessionmaker, ttl, trash_days, totp_enrolment_ttl_seconds)
+        await purge_shares_once(sessionmaker, ttl, access_log_days)
+        await purge_logs_once(sessionmaker, ttl, log_retention_days)
+
+
+async def purge_expired_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ttl: timedelta,
+    trash_days: int,
+    totp_enrolment_ttl_seconds: int,
+) -> None:
+    try:
+        async with sessionmaker() as session:
+            round_number = await leases.claim(session, PURGE_LEASE, now=utcnow(), ttl=ttl)
+            await session.commit()
+        if round_number is None:
+            log.debug("purge round skipped: another worker holds the lease")
+            return
+        async with sessionmaker() as session:
+            purged = await purge_expired(
+                session,
+                utcnow(),
+                trash_days=trash_days,
+                totp_enrolment_ttl_seconds=totp_enrolment_ttl_seconds,
+            )
+            await session.commit()
+        log.debug(
+            "purge round %d ran", round_number, extra={"lease": PURGE_LEASE, "round": round_number}
+        )
+        if any(vars(purged).values()):
+            log.info(
+                "purged %d handshakes, %d counters, %d sessions, %d trashed items, "
+                "%d second-factor records",
+                purged.handshakes,
+                purged.counters,
+                purged.sessions,
+                purged.trashed_items,
+                purged.second_factor,
+            )
+    except Exception:
+        log.exception("periodic purge failed; retrying next round")
+
+
+LOG_RETENTION_TASK = "log-retention"
+
+
+async def purge_logs(session: AsyncSession, now: datetime, *, retention_days: int) -> int:
+    """Authentication and audit records older than the retention, and IP
+    rules that have run out."""
+    old = await AuditRepository(session).purge_older_than(now - timedelta(days=retention_days))
+    return old + await AdminRepository(session).purge_ip_rules(now)
+
+
+async def purge_logs_once(
+    sessionmaker: async_sessionmaker[AsyncSession], lease: timedelta, retention_days: int
+) -> None:
+    """Log retention, if this worker wins the round's claim."""
+    try:
+        purged = await run_claimed(
+            sessionmaker,
+            LOG_RETENTION_TASK,
+            lease,
+            lambda session: purge_logs(session, utcnow(), retention_days=retention_days),
+        )
+        if purged:
+            log.info("purged %d log records and lapsed IP rules", purged)
+    except Exception:
+        log.exception("periodic log retention failed; retrying next round")
+
+
+async def purge_shares_once(
+    sessionmaker: async_sessionmaker[AsyncSession], lease: timedelta, access_log_days: int
+) -> None:
+    """Expired shares and old access records, if this worker wins the round's claim."""
+    try:
+        purged = await run_claimed(
+            sessionmaker,
+            PURGE_TASK,
+            lease,
+            lambda session: purge_shares(session, utcnow(), access_log_days=access_log_days),
+        )
+        if purged is not None and (purged.shares or purged.access_records):
+            log.info(
+                "purged %d expired shares, %d share access records",
+                purged.shares,
+                purged.access_records,
+            )
+    except Exception:
+        log.exception("periodic share purge failed; retrying next round")

@@ -45,6 +45,7 @@ from vaultapi.errors import (
     RefreshTokenReused,
 )
 from vaultapi.runtime import Runtime
+from vaultapi.services import audit
 from vaultapi.services.context import ClientInfo
 
 RevokeReason = Literal[
@@ -146,7 +147,7 @@ class SessionIssuer:
         )
 
     async def create(
-        self, account: LoginAccount, *, device_name: str, now: datetime
+        self, account: LoginAccount | Account, *, device_name: str, now: datetime
     ) -> IssuedTokens:
         """A new device session after a successful proof.
 
@@ -222,6 +223,9 @@ class SessionService:
                 account.id, now=now, reason="refresh_reuse", only=device_session.id
             )
             await self._event("refresh", "failure", "token_reuse", account.id)
+            await audit.record(
+                self.db, self.client, account.id, "session_revoked", "refresh token reused"
+            )
             raise RefreshTokenReused(
                 "This refresh token was already used; the session is revoked. Log in again.",
                 keep_changes=True,
@@ -255,11 +259,18 @@ class SessionService:
         )
         if not revoked:
             raise NotFound("No live session with this id on your account")
+        await audit.record(
+            self.db, self.client, current.account.id, "session_revoked", str(session_id)
+        )
 
     async def revoke_others(self, current: CurrentSession) -> int:
-        return await self.sessions.revoke(
+        revoked = await self.sessions.revoke(
             current.account.id, now=utcnow(), reason="revoked_others", keep=current.session.id
         )
+        await audit.record(
+            self.db, self.client, current.account.id, "session_revoked", f"{revoked} others"
+        )
+        return revoked
 
     async def _event(
         self, action: str, outcome: str, reason: str, account_id: uuid.UUID | None = None

@@ -21,6 +21,7 @@ from vaultapi.config import VaultSettings
 from vaultapi.crypto import CryptoError, encstring
 from vaultapi.db.direct import Db, Row
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion
+from vaultapi.db.repositories.admin import UsageRepository
 from vaultapi.db.repositories.vault import VaultReader, VaultRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
@@ -99,6 +100,7 @@ class VaultService:
     def __init__(self, session: AsyncSession, settings: VaultSettings, owner: uuid.UUID) -> None:
         self.repo = VaultRepository(session)
         self.reader = VaultReader(Db.of_session(session))
+        self.usage = UsageRepository(session)
         self.settings = settings
         self.owner = owner
 
@@ -189,6 +191,7 @@ class VaultService:
         changed_in = await self.repo.bump(self.owner)
         await self._check_folder_exists(request.folder_id)
         _, items = await self._add(changed_in, items=[request])
+        await self.usage.bump("items_created", utcnow())
         return items[0]
 
     async def item(self, item_id: uuid.UUID) -> VaultItem:
@@ -231,6 +234,7 @@ class VaultService:
                 ),
                 keep=self.settings.history_versions,
             )
+        await self.usage.bump("items_updated", utcnow())
         return await self._apply(
             current,
             expected,
@@ -249,6 +253,8 @@ class VaultService:
         changed_in = await self.repo.bump(self.owner)
         current = await self._current(item_id, expected)
         now = utcnow()
+        if current.deleted_at is None:
+            await self.usage.bump("items_deleted", now)
         return await self._apply(
             current,
             expected,
@@ -349,6 +355,7 @@ class VaultService:
             if item.folder_id is not None and item.folder_id not in known_folders:
                 raise NotFound(f"Item {item.id} names folder {item.folder_id}, which is unknown")
         await self._add(changed_in, folders=request.folders, items=request.items)
+        await self.usage.bump("items_created", utcnow(), by=len(request.items))
         return len(request.folders), len(request.items), changed_in
 
     # -- sync -------------------------------------------------------------------

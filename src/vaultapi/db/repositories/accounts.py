@@ -92,6 +92,14 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def get(self, account_id: uuid.UUID) -> Account | None:
+        return await self.session.get(Account, account_id)
+
+    async def lock(self, account_id: uuid.UUID) -> None:
+        """Hold the account row until the transaction ends (serializes changes
+        to one account's second factors, so per-account limits are exact)."""
+        await self.session.execute(select(_A.c.id).where(_A.c.id == account_id).with_for_update())
+
     async def add(self, account: Account) -> Account:
         """Insert; `EmailTakenError` when the e-mail exists (also under a race: the
         unique constraint decides, in a savepoint that keeps the request usable)."""

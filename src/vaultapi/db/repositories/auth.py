@@ -15,6 +15,7 @@ from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import Account, AuthEvent, RefreshToken, Session, SRPHandshake
 from vaultapi.db.repositories import rowcount, sa_table
 from vaultapi.db.types import utcnow
+from vaultapi.metrics import AUTH_EVENTS
 
 _H = sa_table(SRPHandshake)
 _INSERT_HANDSHAKE = Query(
@@ -293,6 +294,7 @@ class AuthEventRepository:
         reason: str = "",
         account_id: uuid.UUID | None = None,
     ) -> None:
+        AUTH_EVENTS.labels(action, outcome).inc()
         await self.db.execute(
             _INSERT_EVENT,
             at=utcnow(),

@@ -1,0 +1,154 @@
+"""Admin statistics on a year of data, on PostgreSQL: how long the daily and
+the frequency aggregations take over 365 days of authentication events.
+
+    .venv/bin/python bench/admin_stats.py [--per-day 3000]
+
+Seeds a fresh database (dropped afterwards) with `--per-day` authentication
+events for each of 365 days (80 % completed logins, 15 % failures, 5 %
+registrations, spread over hours and 2,000 accounts and 500 addresses), then
+times each query five times and prints the median. Target: well under a
+second for a whole year (the admin dashboard's range).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from _support import print_table
+from sqlalchemy import insert
+from tests.support import databases
+
+from vaultapi.config import DatabaseSettings
+from vaultapi.db import migrate
+from vaultapi.db.engine import create_engine, create_sessionmaker
+from vaultapi.db.models import Account, AuthEvent
+from vaultapi.db.repositories import sa_table
+from vaultapi.db.repositories.admin import AdminRepository
+
+TARGET_SECONDS = 1.0
+
+
+async def seed(url: str, per_day: int, first: date) -> int:
+    engine = create_engine(url, DatabaseSettings())
+    await migrate.upgrade(engine)
+    rng = random.Random(7)  # noqa: S311 - reproducible synthetic data, not secrets
+    accounts = [uuid.uuid4() for _ in range(2000)]
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(sa_table(Account)),
+            [
+                {
+                    "id": account_id,
+                    "email": f"user{n}@example.com",
+                    "role": "user",
+                    "status": "active",
+                    "kdf_algorithm": "argon2id",
+                    "kdf_memory_kib": 19456,
+                    "kdf_iterations": 2,
+                    "kdf_parallelism": 1,
+                    "kdf_salt": b"\0" * 16,
+                    "srp_salt": b"\0" * 16,
+                    "srp_verifier": b"\1" * 384,
+                    "protected_account_key": "x",
+                    "public_key": "x",
+                    "protected_private_key": "x",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n, account_id in enumerate(accounts)
+            ],
+        )
+    total = 0
+    for day in range(365):
+        rows = []
+        start = datetime.combine(first + timedelta(days=day), datetime.min.time(), UTC)
+        for _ in range(per_day):
+            roll = rng.random()
+            action, outcome, reason = (
+                ("srp_verify", "success", "")
+                if roll < 0.8
+                else ("srp_verify", "failure", "bad_proof")
+                if roll < 0.95
+                else ("register", "success", "")
+            )
+            rows.append(
+                {
+                    "at": start + timedelta(seconds=rng.randrange(86_400)),
+                    "ip": f"198.51.100.{rng.randrange(250)}"
+                    if outcome == "failure"
+                    else f"192.0.2.{rng.randrange(250)}",
+                    "user_agent": "bench",
+                    "account_id": rng.choice(accounts),
+                    "action": action,
+                    "outcome": outcome,
+                    "reason": reason,
+                }
+            )
+        async with engine.begin() as connection:
+            await connection.execute(insert(sa_table(AuthEvent)), rows)
+        total += len(rows)
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("ANALYZE auth_events")
+    await engine.dispose()
+    return total
+
+
+async def measure(url: str, first: date, last: date) -> dict[str, float]:
+    engine = create_engine(url, DatabaseSettings())
+    sessionmaker = create_sessionmaker(engine)
+    since = datetime.combine(first, datetime.min.time(), UTC)
+    until = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+    timings: dict[str, list[float]] = {"daily": [], "frequency": [], "top failing IPs": []}
+    for _ in range(5):
+        async with sessionmaker() as session:
+            repo = AdminRepository(session)
+            started = time.perf_counter()
+            await repo.daily_auth(since, until)
+            await repo.daily_usage(first.isoformat(), last.isoformat())
+            timings["daily"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await repo.login_frequency(since, until)
+            timings["frequency"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await repo.top_failing_ips(since, until, 10)
+            timings["top failing IPs"].append(time.perf_counter() - started)
+    await engine.dispose()
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-day", type=int, default=3000)
+    args = parser.parse_args()
+    admin = databases.admin_engine()
+    name = databases.new_database_name("vaultapi_bench_stats")
+    await databases.create_database(admin, name)
+    url = databases.with_database(databases.admin_url(), name)
+    first = date(2025, 1, 1)
+    last = first + timedelta(days=364)
+    try:
+        started = time.perf_counter()
+        total = await seed(url, args.per_day, first)
+        seeded = time.perf_counter() - started
+        medians = await measure(url, first, last)
+    finally:
+        await databases.drop_database(admin, name)
+        await admin.dispose()
+    rows = [("authentication events (365 days)", f"{total:,}", "", f"seeded in {seeded:.0f} s")]
+    for query, seconds in medians.items():
+        verdict = "PASS" if seconds < TARGET_SECONDS else "FAIL"
+        rows.append(
+            (f"{query}, one year", f"{seconds * 1000:.0f} ms", f"< {TARGET_SECONDS:.0f} s", verdict)
+        )
+    print_table("Admin statistics on PostgreSQL", rows)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
