@@ -3,6 +3,7 @@
 #   make test     the whole test suite (PostgreSQL at 127.0.0.1:5432, see README)
 #   make lint     ruff (format + lint) and mypy --strict
 #   make openapi  regenerate openapi/openapi.json after an API change
+#   make contract-release  make the current contract the released /v1 promise (docs/api-versioning.md)
 #   make env-example  regenerate .env.example after a settings change
 #   make lock     re-resolve constraints.txt after changing dependencies
 
@@ -14,7 +15,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format openapi env-example lock clean
+.PHONY: run test lint format openapi contract-release env-example lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vaultapi needs Python 3.11, found " + sys.version' 
@@ -39,6 +40,10 @@ format: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/vaultapi openapi --output openapi/openapi.json
+
+contract-release: openapi
+	mkdir -p openapi/released
+	cp openapi/openapi.json openapi/released/v$$($(BIN)/python -c 'import vaultapi; print(vaultapi.API_VERSION)').json
 
 env-example: $(STAMP)
 	$(BIN)/vaultapi env-example --output .env.example

@@ -38,10 +38,20 @@ async def test_readyz_is_503_when_the_schema_is_behind(
 
 
 async def test_server_info_lives_under_the_version_prefix(make_client: ClientFactory) -> None:
-    async with make_client(http={"max_body_bytes": 4096}) as client:
+    async with make_client(
+        http={"max_body_bytes": 4096}, vault={"max_items": 7}, shares={"max_views": 9}
+    ) as client:
         response = await client.get(f"/v{API_VERSION}/server")
     assert response.status_code == 200
     body = response.json()
     assert body["api_version"] == API_VERSION
     assert body["protocol_suites"] == ["v1"]
-    assert body["limits"] == {"max_body_bytes": 4096}
+    assert body["limits"] == {
+        "max_body_bytes": 4096,
+        "max_item_bytes": 65536,
+        "max_items": 7,
+        "import_max_items": 1000,
+        "max_share_secret_chars": 16384,
+        "max_share_ttl_minutes": 10080,
+        "max_share_views": 9,
+    }

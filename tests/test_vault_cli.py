@@ -203,3 +203,16 @@ async def test_a_security_key_only_account_gets_a_clear_message() -> None:
     ):
         await finish(pending)
     assert asked == [], "nothing is asked when nothing typed can finish the login"
+
+
+def test_token_prints_a_working_access_token(server: RunningServer, cli_home: Path) -> None:
+    assert vault(cli_home, "token")[0] == 1  # not logged in
+    login(cli_home, server)
+    code, out, _ = vault(cli_home, "token")
+    assert code == 0
+    token = out.strip()
+    assert token.count(".") == 2
+    assert "\n" not in token
+    me = httpx.get(f"{server.base_url}/v1/account", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json()["email"] == EMAIL

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.cluster import cluster, fresh_database
-from tests.support.mfa import Authenticator, code
+from tests.support.mfa import Authenticator, code, confirm_totp
 from vaultapi import client
 from vaultapi.client.shares import Share
 from vaultapi.config import DatabaseSettings
@@ -51,11 +51,7 @@ async def test_second_factors_split_across_processes(workdir: Path, database: st
             # TOTP: enrol on 0, confirm on 1
             enrolment = (await zero.post("/v1/account/mfa/totp", headers=login.auth_header)).json()
             secret = enrolment["secret"]
-            confirmed = await one.post(
-                "/v1/account/mfa/totp/confirm",
-                json={"code": code(secret, steps=-1)},
-                headers=login.auth_header,
-            )
+            confirmed = await confirm_totp(one, login, secret)
             assert confirmed.status_code == 200, confirmed.text
 
             # WebAuthn: options from 0, attestation verified on 1

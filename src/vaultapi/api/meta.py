@@ -73,9 +73,18 @@ async def get_jwks(runtime: RuntimeDep) -> JWKS:
     summary="Server version, API version, accepted crypto suites and limits",
 )
 async def server_info(runtime: RuntimeDep) -> ServerInfo:
+    settings = runtime.settings
     return ServerInfo(
         version=__version__,
         api_version=API_VERSION,
         protocol_suites=PROTOCOL_SUITES,
-        limits=ServerLimits(max_body_bytes=runtime.settings.http.max_body_bytes),
+        limits=ServerLimits(
+            max_body_bytes=settings.http.max_body_bytes,
+            max_item_bytes=settings.vault.max_item_bytes,
+            max_items=settings.vault.max_items,
+            import_max_items=settings.vault.import_max_items,
+            max_share_secret_chars=settings.shares.max_secret_chars,
+            max_share_ttl_minutes=settings.shares.max_ttl_minutes,
+            max_share_views=settings.shares.max_views,
+        ),
     )

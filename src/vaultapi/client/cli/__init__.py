@@ -186,6 +186,21 @@ def status() -> None:
     _run(work)
 
 
+@app.command()
+def token() -> None:
+    """Print a fresh access token for this login (for Swagger UI's Authorize
+    button, or curl). It is a bearer credential: valid for its lifetime
+    (15 minutes by default) to anyone who has it."""
+    saved = require_session_or_exit()
+
+    async def work() -> None:
+        async with _http(saved.server) as http:
+            fresh = await fresh_token(http, saved)
+        print(fresh.token)  # noqa: T201 - the token alone on stdout, for pipes
+
+    _run(work)
+
+
 # -- shares --------------------------------------------------------------------
 
 
