@@ -414,6 +414,7 @@ async def test_statistics_match_a_seeded_data_set(client_http: httpx.AsyncClient
     first.fields = {"name": "a2"}
     first = await vault.update(first)
     await vault.trash(first)
+    await Vault(client_http, admin).add({"name": "c"})  # another account: another counter shard
 
     monday = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
     tuesday = monday + timedelta(days=1)
@@ -463,7 +464,7 @@ async def test_statistics_match_a_seeded_data_set(client_http: httpx.AsyncClient
         )
     ).json()["days"][0]
     assert (now_stats["items_created"], now_stats["items_updated"], now_stats["items_deleted"]) == (
-        2,
+        3,
         1,
         1,
     )

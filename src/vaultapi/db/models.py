@@ -302,13 +302,16 @@ class IPRule(SQLModel, table=True):
 
 class UsageCounter(SQLModel, table=True):
     """Per-day counts of events that leave no row behind to count later
-    (items created, updated, deleted): one upsert per event."""
+    (items created, updated, deleted): one upsert per event. Sharded by
+    account: one row per day and metric would make every account's writes
+    wait for each other on it; one account's writes are serialized anyway."""
 
     __tablename__ = "usage_counters"
 
     day: str = Field(primary_key=True, max_length=10)
     """YYYY-MM-DD (UTC)"""
     metric: str = Field(primary_key=True, max_length=32)
+    shard: int = Field(default=0, primary_key=True)
     count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 

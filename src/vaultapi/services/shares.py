@@ -151,7 +151,7 @@ class ShareService:
                 await self.repo.add(share)
         except IntegrityError:  # the same id created concurrently
             raise ItemExists("A share with this id already exists: generate a new id") from None
-        await UsageRepository(self.session).bump("shares_created", now)
+        await UsageRepository(self.session).bump("shares_created", now, owner)
         return share
 
     async def list(self, owner: uuid.UUID) -> Sequence[Share]:
@@ -223,7 +223,7 @@ class ShareService:
             share.ciphertext = None  # used up: nothing left to leak
         await self.session.flush()
         await self._record(share_id, ip, "opened", now)
-        await UsageRepository(self.session).bump("shares_opened", now)
+        await UsageRepository(self.session).bump("shares_opened", now, share.account_id)
         await AuditRepository(self.session).record(
             share.account_id, "share_opened", ip=ip, detail=str(share_id), anonymous=True
         )

@@ -191,7 +191,7 @@ class VaultService:
         changed_in = await self.repo.bump(self.owner)
         await self._check_folder_exists(request.folder_id)
         _, items = await self._add(changed_in, items=[request])
-        await self.usage.bump("items_created", utcnow())
+        await self.usage.bump("items_created", utcnow(), self.owner)
         return items[0]
 
     async def item(self, item_id: uuid.UUID) -> VaultItem:
@@ -234,7 +234,7 @@ class VaultService:
                 ),
                 keep=self.settings.history_versions,
             )
-        await self.usage.bump("items_updated", utcnow())
+        await self.usage.bump("items_updated", utcnow(), self.owner)
         return await self._apply(
             current,
             expected,
@@ -254,7 +254,7 @@ class VaultService:
         current = await self._current(item_id, expected)
         now = utcnow()
         if current.deleted_at is None:
-            await self.usage.bump("items_deleted", now)
+            await self.usage.bump("items_deleted", now, self.owner)
         return await self._apply(
             current,
             expected,
@@ -355,7 +355,7 @@ class VaultService:
             if item.folder_id is not None and item.folder_id not in known_folders:
                 raise NotFound(f"Item {item.id} names folder {item.folder_id}, which is unknown")
         await self._add(changed_in, folders=request.folders, items=request.items)
-        await self.usage.bump("items_created", utcnow(), by=len(request.items))
+        await self.usage.bump("items_created", utcnow(), self.owner, by=len(request.items))
         return len(request.folders), len(request.items), changed_in
 
     # -- sync -------------------------------------------------------------------

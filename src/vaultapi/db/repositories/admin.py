@@ -126,6 +126,9 @@ class IPRuleLookup:
         return [LiveIPRule(row["network"], row["action"], row["expires_at"]) for row in rows]
 
 
+USAGE_SHARDS = 64
+"""Rows per day and metric in `usage_counters` (see `UsageCounter`)."""
+
 COMPLETED_LOGIN = ("srp_verify", "mfa_totp", "mfa_recovery_code", "mfa_webauthn")
 """Auth-log actions that end a login attempt (a 202 `mfa_required` is not an end)."""
 
@@ -426,9 +429,11 @@ class AdminRepository:
 
     async def daily_usage(self, first_day: str, last_day: str) -> dict[str, dict[str, int]]:
         rows = await self.session.execute(
-            select(col(UsageCounter.day), col(UsageCounter.metric), col(UsageCounter.count)).where(
-                col(UsageCounter.day) >= first_day, col(UsageCounter.day) <= last_day
+            select(
+                col(UsageCounter.day), col(UsageCounter.metric), func.sum(col(UsageCounter.count))
             )
+            .where(col(UsageCounter.day) >= first_day, col(UsageCounter.day) <= last_day)
+            .group_by(col(UsageCounter.day), col(UsageCounter.metric))
         )
         found: dict[str, dict[str, int]] = {}
         for day, metric, count in rows:
@@ -485,15 +490,21 @@ class UsageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def bump(self, metric: str, now: datetime, by: int = 1) -> None:
+    async def bump(self, metric: str, now: datetime, account_id: uuid.UUID, by: int = 1) -> None:
+        """Count `by` events of `metric` today, in the account's shard."""
         if by <= 0:
             return
         table = sa_table(UsageCounter).c
         statement = (
             upsert_insert(self.session, UsageCounter)
-            .values(day=now.strftime("%Y-%m-%d"), metric=metric, count=by)
+            .values(
+                day=now.strftime("%Y-%m-%d"),
+                metric=metric,
+                shard=account_id.int % USAGE_SHARDS,
+                count=by,
+            )
             .on_conflict_do_update(
-                index_elements=["day", "metric"], set_={"count": table.count + by}
+                index_elements=["day", "metric", "shard"], set_={"count": table.count + by}
             )
         )
         await self.session.execute(statement)

@@ -33,8 +33,9 @@ def upgrade() -> None:
         "usage_counters",
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("metric", sa.String(length=32), nullable=False),
+        sa.Column("shard", sa.Integer(), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "metric", name=op.f("pk_usage_counters")),
+        sa.PrimaryKeyConstraint("day", "metric", "shard", name=op.f("pk_usage_counters")),
     )
     op.create_table(
         "audit_events",
