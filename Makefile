@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-$(SDKGEN_STAMP): constraints-sdkgen.txt $(STAMP)
+$(SDKGEN_STAMP): constraints-sdkgen.txt
 	$(PYTHON) -m venv $(SDKGEN)
 	$(SDKGEN)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-sdkgen.txt openapi-python-client
 	@touch $(SDKGEN_STAMP)
