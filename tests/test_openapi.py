@@ -82,3 +82,12 @@ def test_validation_errors_are_documented_as_validation_problems() -> None:
     schemas = document["components"]["schemas"]
     assert {"ValidationProblem", "FieldError"} <= set(schemas)
     assert "HTTPValidationError" not in schemas
+
+
+def test_only_the_login_proof_takes_an_optional_token() -> None:
+    """`srp/verify` logs in without a token and re-authenticates a session with
+    one: its security lists the empty requirement too, so Swagger UI and generated
+    clients do not demand a token for a login. Every other secured route requires one."""
+    document = json.loads(COMMITTED.read_text())
+    optional = {op["operationId"] for op in _operations(document) if {} in op.get("security", [])}
+    assert optional == {"finishLogin"}

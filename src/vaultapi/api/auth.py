@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
 from vaultapi.api.deps import (
+    OPTIONAL_AUTH_OPENAPI,
     ClientDep,
     CurrentDep,
     OptionalWritingCallerDep,
@@ -119,6 +120,7 @@ async def srp_start(
     operation_id="finishLogin",
     dependencies=_REFUSE_BLOCKED_WRITING,
     response_model=schemas.SRPVerifyResponse,
+    openapi_extra=OPTIONAL_AUTH_OPENAPI,  # a login has no token yet; a step-up sends one
     summary="SRP step 2: send the proof M1, receive M2, tokens and the wrapped keys",
     description=(
         "A correct proof answers 200 with tokens — or, when the account has a "

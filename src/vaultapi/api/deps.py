@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -195,6 +195,13 @@ async def get_optional_writing_caller(
 
 
 OptionalWritingCallerDep = Annotated[Caller | None, Depends(get_optional_writing_caller)]
+
+OPTIONAL_AUTH_OPENAPI: dict[str, Any] = {"security": [{}]}
+"""`openapi_extra` of a route that takes `OptionalCurrentDep`. FastAPI lists the
+bearer scheme as the route's only security requirement, which tells clients a
+token is required (generated SDKs then demand one before login); FastAPI appends
+this empty requirement to its list, and `[{accessToken: []}, {}]` is OpenAPI for
+"a bearer token, or none"."""
 
 
 async def get_admin(current: CurrentDep) -> CurrentSession:
