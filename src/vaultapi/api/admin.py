@@ -453,7 +453,7 @@ async def list_lockouts(
         lockouts=[
             schemas.Lockout(
                 key=counter.key,
-                kind=lockout_kind(counter.key),  # type: ignore[arg-type]
+                kind=lockout_kind(counter.key),
                 count=counter.count,
                 since=counter.window_start,
                 blocked_until=until,

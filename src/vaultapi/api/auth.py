@@ -161,7 +161,7 @@ async def srp_verify(
     if login.pending is not None:
         pending = mfa_schemas.MFARequiredResponse(
             mfa_token=login.pending.mfa_token,
-            methods=login.pending.methods,  # type: ignore[arg-type]
+            methods=login.pending.methods,
             expires_in=login.pending.expires_in,
             attempts_left=login.pending.attempts_left,
             M2=login.server_proof.hex(),

@@ -172,7 +172,7 @@ async def get_status(
 ) -> schemas.MFAStatus:
     found = await _factors(session, runtime, client, sessions).status(current)
     return schemas.MFAStatus(
-        methods=found.methods,  # type: ignore[arg-type]
+        methods=found.methods,
         totp=schemas.TOTPStatus(
             enabled=found.totp is not None and found.totp.confirmed_at is not None,
             confirmed_at=found.totp.confirmed_at if found.totp else None,

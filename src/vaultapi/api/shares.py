@@ -51,7 +51,7 @@ def status_out(share: Share) -> schemas.ShareStatus:
     now = utcnow()
     return schemas.ShareStatus(
         id=share.id,
-        state=share_state(share, now),
+        state=share_state(share, now).value,
         protected=share.proof_hash is not None,
         created_at=share.created_at,
         expires_at=share.expires_at,

@@ -87,7 +87,9 @@ class AuditEventPage(BaseModel):
 
 class Lockout(BaseModel):
     key: str = Field(description="`identity:<hmac>` (an e-mail's backoff) or `ip-…:<address>`")
-    kind: Literal["account", "ip_failures", "ip_handshakes", "ip_registrations", "other"]
+    kind: str = Field(
+        description="`account`, `ip_failures`, `ip_handshakes`, `ip_registrations` or `other`"
+    )
     count: int
     since: datetime = Field(description="Window start, or the latest failure of a streak")
     blocked_until: datetime | None = Field(

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from vaultapi.schemas.auth import NO_CONTROL_CHARACTERS, Strict
 
-MFAMethod = Literal["totp", "webauthn", "recovery_code"]
 MFA_TOKEN = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 CODE = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 CREDENTIAL_NAME = Annotated[
@@ -30,7 +29,10 @@ class MFARequiredResponse(BaseModel):
 
     mfa_required: Literal[True] = True
     mfa_token: str = Field(description="Single use; send it with the second factor")
-    methods: list[MFAMethod] = Field(description="What can finish this login")
+    methods: list[str] = Field(
+        description="What can finish this login: `totp`, `webauthn`, `recovery_code`. "
+        "More may come: skip the ones you do not know."
+    )
     expires_in: int = Field(description="Seconds left to send the second factor")
     attempts_left: int = Field(description="Wrong second factors this mfa_token survives")
     M2: str = Field(description="Server proof: verify it before sending a second factor")
@@ -106,8 +108,9 @@ class WebAuthnCredentialInfo(BaseModel):
 
 
 class MFAStatus(BaseModel):
-    methods: list[MFAMethod] = Field(
-        description="What a login of this account must use; empty: none"
+    methods: list[str] = Field(
+        description="What a login of this account must use (`totp`, `webauthn`, "
+        "`recovery_code`; more may come); empty: none"
     )
     totp: TOTPStatus
     webauthn: list[WebAuthnCredentialInfo]

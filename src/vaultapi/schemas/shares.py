@@ -49,7 +49,10 @@ class ShareStatus(BaseModel):
     """What the owner sees: never the ciphertext."""
 
     id: uuid.UUID
-    state: ShareState = Field(description="Why it can or cannot be opened now")
+    state: str = Field(
+        description="Why it can or cannot be opened now: `active`, `expired`, `used_up`, "
+        "`revoked`, `locked` (more may come)"
+    )
     protected: bool = Field(description="Needs a passphrase (access proof)")
     created_at: datetime
     expires_at: datetime

@@ -92,7 +92,7 @@ class FolderList(BaseModel):
 
 class Tombstone(BaseModel):
     id: uuid.UUID
-    kind: Literal["item", "folder"]
+    kind: str = Field(description="`item` or `folder` (more kinds may come: skip others)")
 
 
 class Sync(BaseModel):
