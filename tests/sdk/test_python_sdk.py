@@ -368,7 +368,7 @@ def test_generated_client_registers_logs_in_and_keeps_a_vault(
     )
     delta = _ok(_api(sdk, vault + "sync_vault").sync_detailed(client=authed, since=cursor), 200)
     assert delta.items == []
-    assert [(t.id, t.kind) for t in delta.tombstones] == [(item_id, models.TombstoneKind.ITEM)]
+    assert [(t.id, t.kind) for t in delta.tombstones] == [(item_id, "item")]
     gone = _ok(_api(sdk, vault + "get_item").sync_detailed(item_id, client=authed), 404)
     assert gone.code == "not_found"
 
