@@ -155,6 +155,11 @@ def test_every_worker_drains_and_closes_its_pool(workdir: Path, postgresql_url: 
         "VAULTAPI_HTTP__TRUSTED_PROXIES": '["10.0.0.0/8"]',  # no plain-HTTP warning
     }
     with running_server(workdir, env=env, args=["--workers", "2"]) as server:
+        # /readyz answered from one worker; under load the other may still be starting.
+        deadline = time.monotonic() + 60
+        while server.log().count("started (production mode)") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.log().count("started (production mode)") == 2, server.log()
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)  # the supervisor passes the signal on
         statuses = set()
