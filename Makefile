@@ -57,4 +57,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache sdk/typescript/node_modules sdk/typescript/dist sdk/typescript/src/generated
