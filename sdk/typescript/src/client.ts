@@ -60,6 +60,7 @@ async function srpMaterial(identity: string, authKey: Bytes): Promise<{ salt: st
 export async function register(api: Api, email: string, password: string, kdf: KdfParams = DEFAULT_KDF): Promise<string> {
   const identity = normalizeEmail(email);
   const kdfSalt = randomBytes(16);
+  checkedKdf({ ...kdf, salt: toHex(kdfSalt) }); // the server refuses others; fail before the work
   const { authKey, wrapKey } = await subkeys(password, kdfSalt, kdf);
   const srpBody = await srpMaterial(identity, authKey);
   const accountKey = randomBytes(32);
