@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from vaultapi.api.deps import AdminDep, ClientDep, CurrentDep, RuntimeDep, SessionDep
@@ -29,7 +29,6 @@ from vaultapi.errors import (
 )
 from vaultapi.schemas import admin as schemas
 from vaultapi.services.admin import AdminService, audit_page, lockout_kind, normalized_network
-from vaultapi.services.sessions import CurrentSession
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 own_router = APIRouter(prefix="/account", tags=["account"])
@@ -41,10 +40,14 @@ Cursor = Annotated[
 ]
 
 
-def _service(
-    session: SessionDep, runtime: RuntimeDep, client: ClientDep, admin: CurrentSession
+async def get_admin_service(
+    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, client: ClientDep
 ) -> AdminService:
+    """The admin service for an admin caller (401/403 for anyone else)."""
     return AdminService(session, runtime, client, admin)
+
+
+ServiceDep = Annotated[AdminService, Depends(get_admin_service)]
 
 
 def _limit(runtime: RuntimeDep, asked: int | None) -> int:
@@ -74,10 +77,8 @@ def _summary(account: Account, has_second_factor: bool) -> schemas.AccountSummar
     responses=problem_responses(*ADMIN_ERRORS, BadRequest),
 )
 async def list_accounts(
-    admin: AdminDep,
-    session: SessionDep,
+    service: ServiceDep,
     runtime: RuntimeDep,
-    client: ClientDep,
     email_prefix: Annotated[str | None, Query(max_length=254)] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
@@ -97,9 +98,7 @@ async def list_accounts(
         last_login_from=last_login_from,
         last_login_to=last_login_to,
     )
-    rows, next_cursor = await _service(session, runtime, client, admin).accounts(
-        where, cursor, _limit(runtime, limit)
-    )
+    rows, next_cursor = await service.accounts(where, cursor, _limit(runtime, limit))
     return schemas.AccountPage(
         accounts=[_summary(row.account, row.has_mfa) for row in rows], next_cursor=next_cursor
     )
@@ -113,12 +112,9 @@ async def list_accounts(
 )
 async def get_account(
     account_id: uuid.UUID,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> schemas.AccountDetail:
-    account, has_mfa, counts = await _service(session, runtime, client, admin).account(account_id)
+    account, has_mfa, counts = await service.account(account_id)
     return schemas.AccountDetail(
         **_summary(account, has_mfa).model_dump(),
         counts=schemas.AccountCounts(
@@ -134,17 +130,9 @@ async def get_account(
 
 
 async def _set_status(
-    account_id: uuid.UUID,
-    new_status: str,
-    admin: CurrentSession,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    account_id: uuid.UUID, new_status: str, service: AdminService
 ) -> schemas.AccountSummary:
-    service = _service(session, runtime, client, admin)
-    account = await service.set_status(account_id, new_status)
-    _, has_mfa, _ = await service.account(account_id)
-    return _summary(account, has_mfa)
+    return _summary(*await service.set_status(account_id, new_status))
 
 
 @router.post(
@@ -155,12 +143,9 @@ async def _set_status(
 )
 async def disable_account(
     account_id: uuid.UUID,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> schemas.AccountSummary:
-    return await _set_status(account_id, "disabled", admin, session, runtime, client)
+    return await _set_status(account_id, "disabled", service)
 
 
 @router.post(
@@ -171,12 +156,9 @@ async def disable_account(
 )
 async def enable_account(
     account_id: uuid.UUID,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> schemas.AccountSummary:
-    return await _set_status(account_id, "active", admin, session, runtime, client)
+    return await _set_status(account_id, "active", service)
 
 
 @router.post(
@@ -187,12 +169,9 @@ async def enable_account(
 )
 async def logout_account(
     account_id: uuid.UUID,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> schemas.RevokedSessions:
-    revoked = await _service(session, runtime, client, admin).force_logout(account_id)
+    revoked = await service.force_logout(account_id)
     return schemas.RevokedSessions(revoked=revoked)
 
 
@@ -205,12 +184,9 @@ async def logout_account(
 )
 async def reset_second_factors(
     account_id: uuid.UUID,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> Response:
-    await _service(session, runtime, client, admin).reset_second_factors(account_id)
+    await service.reset_second_factors(account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -223,27 +199,31 @@ async def reset_second_factors(
 )
 async def delete_account(
     account_id: uuid.UUID,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> Response:
-    await _service(session, runtime, client, admin).delete_account(account_id)
+    await service.delete_account(account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # -- the authentication log -----------------------------------------------------------
 
 
-def _auth_filter(
-    account_id: uuid.UUID | None,
-    ip: str | None,
-    network: str | None,
-    outcome: str | None,
-    action: str | None,
-    since: datetime | None,
-    until: datetime | None,
+Outcome = Annotated[Literal["success", "failure", "blocked"] | None, Query()]
+Network = Annotated[str | None, Query(max_length=49, description="CIDR, e.g. 203.0.113.0/24")]
+Address = Annotated[str | None, Query(max_length=45)]
+Action = Annotated[str | None, Query(max_length=32)]
+
+
+async def get_auth_filter(
+    account_id: uuid.UUID | None = None,
+    ip: Address = None,
+    network: Network = None,
+    outcome: Outcome = None,
+    action: Action = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> AuthEventFilter:
+    """The authentication-log filters both the list and the CSV export take."""
     return AuthEventFilter(
         account_id=account_id,
         ip=ip,
@@ -255,10 +235,7 @@ def _auth_filter(
     )
 
 
-Outcome = Annotated[Literal["success", "failure", "blocked"] | None, Query()]
-Network = Annotated[str | None, Query(max_length=49, description="CIDR, e.g. 203.0.113.0/24")]
-Address = Annotated[str | None, Query(max_length=45)]
-Action = Annotated[str | None, Query(max_length=32)]
+AuthFilterDep = Annotated[AuthEventFilter, Depends(get_auth_filter)]
 
 
 def _event_info(event: AuthEvent) -> schemas.AuthEventInfo:
@@ -281,24 +258,13 @@ def _event_info(event: AuthEvent) -> schemas.AuthEventInfo:
     responses=problem_responses(*ADMIN_ERRORS, BadRequest),
 )
 async def list_auth_events(
-    admin: AdminDep,
-    session: SessionDep,
+    service: ServiceDep,
     runtime: RuntimeDep,
-    client: ClientDep,
-    account_id: uuid.UUID | None = None,
-    ip: Address = None,
-    network: Network = None,
-    outcome: Outcome = None,
-    action: Action = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    where: AuthFilterDep,
     cursor: Cursor = None,
     limit: PageSize = None,
 ) -> schemas.AuthEventPage:
-    where = _auth_filter(account_id, ip, network, outcome, action, since, until)
-    events, next_cursor = await _service(session, runtime, client, admin).auth_events(
-        where, cursor, _limit(runtime, limit)
-    )
+    events, next_cursor = await service.auth_events(where, cursor, _limit(runtime, limit))
     return schemas.AuthEventPage(events=[_event_info(e) for e in events], next_cursor=next_cursor)
 
 
@@ -322,28 +288,11 @@ def _csv_safe(value: str) -> str:
     },
 )
 async def export_auth_events(
-    admin: AdminDep,
-    session: SessionDep,
+    service: ServiceDep,
     runtime: RuntimeDep,
-    client: ClientDep,
-    account_id: uuid.UUID | None = None,
-    ip: Address = None,
-    network: Network = None,
-    outcome: Outcome = None,
-    action: Action = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    where: AuthFilterDep,
 ) -> StreamingResponse:
-    where = _auth_filter(account_id, ip, network, outcome, action, since, until)
-    service = _service(session, runtime, client, admin)
-    rows: list[AuthEvent] = []
-    cursor: str | None = None
-    cap = runtime.settings.admin.csv_max_rows
-    while len(rows) < cap:
-        page, cursor = await service.auth_events(where, cursor, min(5000, cap - len(rows)))
-        rows.extend(page)
-        if cursor is None:
-            break
+    rows = await service.export_auth_events(where, runtime.settings.admin.csv_max_rows)
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -396,16 +345,14 @@ def _audit_info(event: AuditEvent) -> schemas.AuditEventInfo:
     responses=problem_responses(*ADMIN_ERRORS, BadRequest),
 )
 async def list_audit_events(
-    admin: AdminDep,
-    session: SessionDep,
+    service: ServiceDep,
     runtime: RuntimeDep,
-    client: ClientDep,
     account_id: uuid.UUID | None = None,
     action: Action = None,
     cursor: Cursor = None,
     limit: PageSize = None,
 ) -> schemas.AuditEventPage:
-    events, next_cursor = await _service(session, runtime, client, admin).audit_events(
+    events, next_cursor = await service.audit_events(
         account_id, action, cursor, _limit(runtime, limit)
     )
     return schemas.AuditEventPage(events=[_audit_info(e) for e in events], next_cursor=next_cursor)
@@ -440,15 +387,12 @@ async def list_my_audit_events(
     responses=problem_responses(*ADMIN_ERRORS, BadRequest),
 )
 async def list_lockouts(
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
     email: Annotated[
         str | None, Query(max_length=254, description="Only this e-mail's backoff")
     ] = None,
 ) -> schemas.LockoutList:
-    found = await _service(session, runtime, client, admin).lockouts(email)
+    found = await service.lockouts(email)
     return schemas.LockoutList(
         lockouts=[
             schemas.Lockout(
@@ -471,13 +415,10 @@ async def list_lockouts(
     responses=problem_responses(*ADMIN_ERRORS, NotFound),
 )
 async def clear_lockout(
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
     key: Annotated[str, Query(min_length=1, max_length=96)],
 ) -> Response:
-    await _service(session, runtime, client, admin).clear_lockout(key)
+    await service.clear_lockout(key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -499,10 +440,8 @@ def _rule_info(rule: IPRule) -> schemas.IPRuleInfo:
     summary="IP blocks and allows in force",
     responses=problem_responses(*ADMIN_ERRORS),
 )
-async def list_ip_rules(
-    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, client: ClientDep
-) -> schemas.IPRuleList:
-    rules = await _service(session, runtime, client, admin).ip_rules()
+async def list_ip_rules(service: ServiceDep) -> schemas.IPRuleList:
+    rules = await service.ip_rules()
     return schemas.IPRuleList(rules=[_rule_info(rule) for rule in rules])
 
 
@@ -515,14 +454,9 @@ async def list_ip_rules(
 )
 async def add_ip_rule(
     body: schemas.IPRuleRequest,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> schemas.IPRuleInfo:
-    rule = await _service(session, runtime, client, admin).add_ip_rule(
-        body.network, body.action, body.reason, body.duration_seconds
-    )
+    rule = await service.add_ip_rule(body.network, body.action, body.reason, body.duration_seconds)
     return _rule_info(rule)
 
 
@@ -535,12 +469,9 @@ async def add_ip_rule(
 )
 async def remove_ip_rule(
     rule_id: uuid.UUID,
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
 ) -> Response:
-    await _service(session, runtime, client, admin).delete_ip_rule(rule_id)
+    await service.delete_ip_rule(rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -554,14 +485,11 @@ async def remove_ip_rule(
     responses=problem_responses(*ADMIN_ERRORS, BadRequest),
 )
 async def daily_stats(
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
 ) -> schemas.DailyStats:
-    days = await _service(session, runtime, client, admin).daily(first, last)
+    days = await service.daily(first, last)
     fields = [name for name in schemas.DayStats.model_fields if name != "day"]
     return schemas.DailyStats(
         days=[
@@ -578,17 +506,12 @@ async def daily_stats(
     responses=problem_responses(*ADMIN_ERRORS, BadRequest),
 )
 async def frequency_stats(
-    admin: AdminDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
+    service: ServiceDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     top: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> schemas.FrequencyStats:
-    by_hour, by_weekday, ips = await _service(session, runtime, client, admin).frequency(
-        first, last, top
-    )
+    by_hour, by_weekday, ips = await service.frequency(first, last, top)
 
     def buckets(found: dict[int, tuple[int, int]], size: int) -> list[schemas.FrequencyBucket]:
         return [

@@ -4,6 +4,7 @@ account's own factors (`/v1/account/mfa`)."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -38,7 +39,6 @@ from vaultapi.errors import (
 from vaultapi.schemas import auth as auth_schemas
 from vaultapi.schemas import mfa as schemas
 from vaultapi.services.mfa import Ceremony, SecondFactors, SecondStep
-from vaultapi.services.sessions import SessionService
 
 login_router = APIRouter(
     prefix="/auth/mfa", tags=["auth"], dependencies=[Depends(refuse_blocked_ip)]
@@ -55,16 +55,20 @@ SECOND_STEP_ERRORS = (
 AUTH_ERRORS = (Unauthorized, InvalidToken, AccountDisabled)
 
 
-def _second_step(
+async def get_second_step(
     session: SessionDep, runtime: RuntimeDep, client: ClientDep, sessions: SessionServiceDep
 ) -> SecondStep:
     return SecondStep(session, runtime, client, sessions)
 
 
-def _factors(
-    session: SessionDep, runtime: RuntimeDep, client: ClientDep, sessions: SessionService
+async def get_factors(
+    session: SessionDep, runtime: RuntimeDep, client: ClientDep, sessions: SessionServiceDep
 ) -> SecondFactors:
     return SecondFactors(session, runtime, client, sessions)
+
+
+SecondStepDep = Annotated[SecondStep, Depends(get_second_step)]
+FactorsDep = Annotated[SecondFactors, Depends(get_factors)]
 
 
 def _ceremony(ceremony: Ceremony) -> schemas.WebAuthnCeremony:
@@ -84,12 +88,8 @@ def _ceremony(ceremony: Ceremony) -> schemas.WebAuthnCeremony:
 )
 async def login_totp(
     body: schemas.TOTPLoginRequest,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    step: SecondStepDep,
 ) -> auth_schemas.LoginResponse:
-    step = _second_step(session, runtime, client, sessions)
     return login_response(*await step.totp(body.mfa_token, body.code))
 
 
@@ -101,12 +101,8 @@ async def login_totp(
 )
 async def login_recovery_code(
     body: schemas.RecoveryCodeLoginRequest,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    step: SecondStepDep,
 ) -> auth_schemas.LoginResponse:
-    step = _second_step(session, runtime, client, sessions)
     return login_response(*await step.recovery_code(body.mfa_token, body.code))
 
 
@@ -118,12 +114,8 @@ async def login_recovery_code(
 )
 async def login_webauthn_options(
     body: schemas.WebAuthnLoginOptionsRequest,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    step: SecondStepDep,
 ) -> schemas.WebAuthnCeremony:
-    step = _second_step(session, runtime, client, sessions)
     return _ceremony(await step.webauthn_options(body.mfa_token))
 
 
@@ -135,12 +127,8 @@ async def login_webauthn_options(
 )
 async def login_webauthn(
     body: schemas.WebAuthnLoginRequest,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    step: SecondStepDep,
 ) -> auth_schemas.LoginResponse:
-    step = _second_step(session, runtime, client, sessions)
     return login_response(*await step.webauthn(body.mfa_token, body.ceremony_id, body.credential))
 
 
@@ -165,12 +153,9 @@ def _credential_info(credential: WebAuthnCredential) -> schemas.WebAuthnCredenti
 )
 async def get_status(
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> schemas.MFAStatus:
-    found = await _factors(session, runtime, client, sessions).status(current)
+    found = await factors.status(current)
     return schemas.MFAStatus(
         methods=found.methods,
         totp=schemas.TOTPStatus(
@@ -192,12 +177,9 @@ async def get_status(
 )
 async def start_totp(
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> schemas.TOTPEnrolment:
-    enrolment = await _factors(session, runtime, client, sessions).start_totp(current)
+    enrolment = await factors.start_totp(current)
     return schemas.TOTPEnrolment(
         secret=enrolment.secret,
         otpauth_uri=enrolment.otpauth_uri,
@@ -214,12 +196,9 @@ async def start_totp(
 async def confirm_totp(
     body: schemas.TOTPConfirmRequest,
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> schemas.FactorEnabled:
-    codes = await _factors(session, runtime, client, sessions).confirm_totp(current, body.code)
+    codes = await factors.confirm_totp(current, body.code)
     return schemas.FactorEnabled(recovery_codes=codes)
 
 
@@ -232,12 +211,9 @@ async def confirm_totp(
 )
 async def disable_totp(
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> Response:
-    await _factors(session, runtime, client, sessions).disable_totp(current)
+    await factors.disable_totp(current)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -249,12 +225,8 @@ async def disable_totp(
 )
 async def regenerate_recovery_codes(
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> schemas.RecoveryCodes:
-    factors = _factors(session, runtime, client, sessions)
     return schemas.RecoveryCodes(recovery_codes=await factors.regenerate_recovery_codes(current))
 
 
@@ -266,12 +238,8 @@ async def regenerate_recovery_codes(
 )
 async def webauthn_register_options(
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> schemas.WebAuthnCeremony:
-    factors = _factors(session, runtime, client, sessions)
     return _ceremony(await factors.webauthn_register_options(current))
 
 
@@ -292,12 +260,8 @@ async def webauthn_register_options(
 async def webauthn_register(
     body: schemas.WebAuthnRegisterRequest,
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> schemas.WebAuthnRegistered:
-    factors = _factors(session, runtime, client, sessions)
     credential, codes = await factors.webauthn_register(
         current, body.ceremony_id, body.name, body.credential
     )
@@ -314,12 +278,8 @@ async def rename_webauthn(
     credential_id: uuid.UUID,
     body: schemas.WebAuthnRenameRequest,
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> schemas.WebAuthnCredentialInfo:
-    factors = _factors(session, runtime, client, sessions)
     return _credential_info(await factors.rename_credential(current, credential_id, body.name))
 
 
@@ -333,10 +293,7 @@ async def rename_webauthn(
 async def remove_webauthn(
     credential_id: uuid.UUID,
     current: CurrentDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    sessions: SessionServiceDep,
+    factors: FactorsDep,
 ) -> Response:
-    await _factors(session, runtime, client, sessions).remove_credential(current, credential_id)
+    await factors.remove_credential(current, credential_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -40,6 +40,8 @@ from vaultapi.services.context import ClientInfo
 from vaultapi.services.sessions import CurrentSession
 
 MAX_STATS_DAYS = 400
+EXPORT_PAGE = 5000
+"""Rows read per query while building a CSV export."""
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,15 @@ class AdminService:
         counts = await self.repo.counts(account_id, utcnow())
         return account, counts.totp or counts.security_keys > 0, counts
 
-    async def set_status(self, account_id: uuid.UUID, status: str) -> Account:
+    async def set_status(self, account_id: uuid.UUID, status: str) -> tuple[Account, bool]:
+        """The account with its new status, and whether it has a second factor."""
         if account_id == self.admin.account.id:
             raise Conflict("Admins cannot disable or enable their own account")
         account = await self._account(account_id)
         account.status = status
         await self._log(f"set status {status}", account_id)
-        return account
+        counts = await self.repo.counts(account_id, utcnow())
+        return account, counts.totp or counts.security_keys > 0
 
     async def force_logout(self, account_id: uuid.UUID) -> int:
         await self._account(account_id)
@@ -177,6 +181,20 @@ class AdminService:
         events = events[:limit]
         next_cursor = encode_cursor(str(events[-1].id)) if more and events else None
         return events, next_cursor
+
+    async def export_auth_events(self, where: AuthEventFilter, cap: int) -> list[AuthEvent]:
+        """Up to `cap` matching events, newest first (one audit record, whatever the size)."""
+        await self._log("export authentication log", where.account_id)
+        rows: list[AuthEvent] = []
+        before: int | None = None
+        while len(rows) < cap:
+            want = min(EXPORT_PAGE, cap - len(rows))
+            page = await self.repo.auth_events(where, before_id=before, limit=want)
+            rows.extend(page)
+            if len(page) < want:
+                break
+            before = page[-1].id
+        return rows
 
     async def audit_events(
         self, account_id: uuid.UUID | None, action: str | None, cursor: str | None, limit: int

@@ -359,14 +359,10 @@ class SecondFactors(_Base):
     async def rename_credential(
         self, current: CurrentSession, credential_id: uuid.UUID, name: str
     ) -> WebAuthnCredential:
-        account_id = current.account.id
-        if not await self.repo.rename_credential(account_id, credential_id, name):
+        renamed = await self.repo.rename_credential(current.account.id, credential_id, name)
+        if renamed is None:
             raise NotFound("No security key with this id on your account")
-        for credential in await self.repo.credentials(account_id):
-            if credential.id == credential_id:
-                await self.db.refresh(credential)
-                return credential
-        raise NotFound("No security key with this id on your account")  # pragma: no cover
+        return renamed
 
     async def remove_credential(self, current: CurrentSession, credential_id: uuid.UUID) -> None:
         self.sessions.require_recent_auth(current)

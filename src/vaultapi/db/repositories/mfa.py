@@ -245,7 +245,8 @@ class MFARepository:
 
     async def rename_credential(
         self, account_id: uuid.UUID, credential_row_id: uuid.UUID, name: str
-    ) -> bool:
+    ) -> WebAuthnCredential | None:
+        """The renamed key, or None if the account has no key with this id."""
         result = await self.session.execute(
             update(WebAuthnCredential)
             .where(
@@ -253,8 +254,9 @@ class MFARepository:
                 col(WebAuthnCredential.account_id) == account_id,
             )
             .values(name=name)
+            .returning(WebAuthnCredential)
         )
-        return rowcount(result) == 1
+        return result.scalar_one_or_none()
 
     async def delete_credential(self, account_id: uuid.UUID, credential_row_id: uuid.UUID) -> bool:
         result = await self.session.execute(
