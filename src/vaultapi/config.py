@@ -240,6 +240,10 @@ class AdminSettings(Group):
     max_page_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
     csv_max_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
     """Rows one CSV export of the authentication log may hold."""
+    ip_rules_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 2.0
+    """How long a worker reuses the IP rules it read: a block or allow made
+    through another worker holds here within this time (at once on the worker
+    that made it). 0 reads them on every authentication request."""
 
 
 class MetricsSettings(Group):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from vaultapi.config import Settings
 from vaultapi.crypto.tokens import TokenKeys, VerifiedTokens
 from vaultapi.server_keys import ServerKeys
+from vaultapi.services.ip_rules import IPRuleCache
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,15 @@ class Runtime:
     token_keys: TokenKeys
     verified_tokens: VerifiedTokens = field(init=False)
     """Access tokens this worker has verified (see `VerifiedTokens`)."""
+    ip_rules: IPRuleCache = field(init=False)
+    """The operator's IP rules as this worker last read them."""
 
     def __post_init__(self) -> None:
         auth = self.settings.auth
         tokens = VerifiedTokens(self.token_keys, issuer=auth.issuer, audience=auth.audience)
         object.__setattr__(self, "verified_tokens", tokens)
+        ip_rules = IPRuleCache(self.settings.admin.ip_rules_cache_seconds)
+        object.__setattr__(self, "ip_rules", ip_rules)
 
 
 def token_keys_from(keys: ServerKeys) -> TokenKeys:

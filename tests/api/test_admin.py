@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlmodel import col
 
 from tests.api.conftest import EMAIL, PASSWORD, runtime_of
@@ -23,7 +24,7 @@ from tests.support.servers import vaultapi_command as command_line
 from vaultapi import client
 from vaultapi.client.vault import Vault
 from vaultapi.crypto.kdf import MINIMUM_KDF
-from vaultapi.db.models import Account, AuditEvent, AuthEvent
+from vaultapi.db.models import Account, AuditEvent, AuthEvent, IPRule
 from vaultapi.db.repositories.admin import AdminRepository
 from vaultapi.db.types import utcnow
 from vaultapi.services.maintenance import purge_logs
@@ -366,9 +367,42 @@ def test_every_auth_route_checks_ip_blocks() -> None:
     assert checked >= 10
 
 
-async def test_an_ip_block_holds_on_another_worker(make_postgresql_client: ClientFactory) -> None:
-    async with make_postgresql_client() as one, make_postgresql_client() as two:
+async def test_an_ip_block_holds_on_another_worker_within_its_cache_time(
+    make_postgresql_client: ClientFactory,
+) -> None:
+    """Each worker reuses the rules it read for `ip_rules_cache_seconds`:
+    the worker that made the block refuses at once, another one once its copy
+    is that old (and not before: the cache is real), none ever later."""
+    cache = {"admin": {"ip_rules_cache_seconds": 1.0}}
+    async with make_postgresql_client(**cache) as one, make_postgresql_client(**cache) as two:
         admin = await make_admin(one)
+        assert (await two.post("/v1/auth/prelogin", json={"email": EMAIL})).status_code == 200
+        read_at = time.monotonic()  # `two` has just read the (empty) rules
+        await one.post(
+            "/v1/admin/ip-rules",
+            json={"network": "127.0.0.1", "action": "block", "reason": "test"},
+            headers=admin.auth_header,
+        )
+        assert (await one.post("/v1/auth/prelogin", json={"email": EMAIL})).status_code == 403
+        cached = await two.post("/v1/auth/prelogin", json={"email": EMAIL})
+        if time.monotonic() - read_at < 1.0:
+            assert cached.status_code == 200  # still its copy from before the block
+        await asyncio.sleep(max(0.0, read_at + 1.05 - time.monotonic()))
+        refused = await two.post("/v1/auth/prelogin", json={"email": EMAIL})
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "ip_blocked"
+
+
+async def test_an_ip_block_holds_on_every_worker_at_once_without_the_cache(
+    make_postgresql_client: ClientFactory,
+) -> None:
+    no_cache = {"admin": {"ip_rules_cache_seconds": 0}}
+    async with (
+        make_postgresql_client(**no_cache) as one,
+        make_postgresql_client(**no_cache) as two,
+    ):
+        admin = await make_admin(one)
+        assert (await two.post("/v1/auth/prelogin", json={"email": EMAIL})).status_code == 200
         await one.post(
             "/v1/admin/ip-rules",
             json={"network": "127.0.0.1", "action": "block", "reason": "test"},
@@ -376,7 +410,30 @@ async def test_an_ip_block_holds_on_another_worker(make_postgresql_client: Clien
         )
         refused = await two.post("/v1/auth/prelogin", json={"email": EMAIL})
         assert refused.status_code == 403
-        assert refused.json()["code"] == "ip_blocked"
+
+
+async def test_a_cached_rule_stops_at_its_expiry(make_client: ClientFactory) -> None:
+    """A rule that expires while a worker holds it in its copy stops applying
+    at its `expires_at`, not at the next read."""
+    async with make_client(admin={"ip_rules_cache_seconds": 300}) as http:
+        admin = await make_admin(http)
+        await http.post(
+            "/v1/admin/ip-rules",
+            json={
+                "network": "127.0.0.1",
+                "action": "block",
+                "reason": "short",
+                "duration_seconds": 60,
+            },
+            headers=admin.auth_header,
+        )
+        expires_at = utcnow() + timedelta(seconds=1)  # shorter than the API allows
+        async with runtime_of(http).sessionmaker() as session:
+            await session.execute(update(IPRule).values(expires_at=expires_at))
+            await session.commit()
+        assert (await http.post("/v1/auth/prelogin", json={"email": EMAIL})).status_code == 403
+        await asyncio.sleep(max(0.0, (expires_at - utcnow()).total_seconds()) + 0.05)
+        assert (await http.post("/v1/auth/prelogin", json={"email": EMAIL})).status_code == 200
 
 
 async def _seed_auth_events(

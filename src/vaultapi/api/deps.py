@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.config import Settings
 from vaultapi.db.direct import Db
-from vaultapi.db.repositories.admin import IPRuleLookup
 from vaultapi.db.types import utcnow
 from vaultapi.errors import AdminRequired, IPBlocked, Unauthorized, VaultAPIError
 from vaultapi.proxies import UNKNOWN_PEER
@@ -215,8 +214,8 @@ async def get_admin(current: CurrentDep) -> CurrentSession:
 AdminDep = Annotated[CurrentSession, Depends(get_admin)]
 
 
-async def _refuse_blocked(db: Db, client: ClientInfo) -> None:
-    rule = blocking_rule(client.ip, await IPRuleLookup(db).live(utcnow()))
+async def _refuse_blocked(db: Db, runtime: Runtime, client: ClientInfo) -> None:
+    rule = blocking_rule(client.ip, await runtime.ip_rules.live(db, utcnow()))
     if rule is not None:
         raise IPBlocked(
             "Requests from this address are blocked by the operator",
@@ -224,24 +223,24 @@ async def _refuse_blocked(db: Db, client: ClientInfo) -> None:
         )
 
 
-async def refuse_blocked_ip(session: SessionDep, client: ClientDep) -> None:
+async def refuse_blocked_ip(session: SessionDep, runtime: RuntimeDep, client: ClientDep) -> None:
     """On authentication routes: 403 for an address an operator blocked.
 
     Three variants, one per kind of database access, so that the check runs
     on the connection the route uses anyway (one statement, no second
     connection): this one in the request's ORM session, the next two on the
     direct path of the login routes (`vaultapi.db.direct`)."""
-    await _refuse_blocked(Db.of_session(session), client)
+    await _refuse_blocked(Db.of_session(session), runtime, client)
 
 
-async def refuse_blocked_ip_reading(db: ReaderDep, client: ClientDep) -> None:
+async def refuse_blocked_ip_reading(db: ReaderDep, runtime: RuntimeDep, client: ClientDep) -> None:
     """`refuse_blocked_ip` for routes on `ReaderDep` (prelogin)."""
-    await _refuse_blocked(db, client)
+    await _refuse_blocked(db, runtime, client)
 
 
-async def refuse_blocked_ip_writing(db: WriterDep, client: ClientDep) -> None:
+async def refuse_blocked_ip_writing(db: WriterDep, runtime: RuntimeDep, client: ClientDep) -> None:
     """`refuse_blocked_ip` for routes on `WriterDep` (the SRP handshake)."""
-    await _refuse_blocked(db, client)
+    await _refuse_blocked(db, runtime, client)
 
 
 REFUSE_BLOCKED_IP = (refuse_blocked_ip, refuse_blocked_ip_reading, refuse_blocked_ip_writing)

@@ -13,6 +13,7 @@ its SHA-256: the token is 256 bits of randomness, so a slow hash adds nothing.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import secrets
@@ -85,7 +86,7 @@ class TokenKeys:
             return None
         return _ed25519_jwk(self.ed25519.public_key())
 
-    @property
+    @functools.cached_property
     def kid(self) -> str:
         """The signing key's id: RFC 7638 thumbprint (EdDSA) or `hmac_kid` (HS256)."""
         jwk = self.public_jwk

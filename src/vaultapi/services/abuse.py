@@ -111,12 +111,6 @@ class AbuseGuard:
             if now < until:
                 raise self._blocked(until, now, "this address")
 
-    async def check(self, identity: str, ip: str, now: datetime) -> None:
-        """Refuse early (no lock): at handshake start, before any costly work."""
-        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
-        live = await self.counters.get_many((identity_key, ip_key), now=now)
-        self._check(live.get(identity_key), live.get(ip_key), now)
-
     async def lock_and_check(self, identity: str, ip: str, now: datetime) -> datetime:
         """Before checking a proof: take this identity's and this address's
         counters for the rest of the request, then refuse if either is over.
@@ -145,8 +139,16 @@ class AbuseGuard:
         if key not in self._no_streak:
             await self.counters.reset(key)
 
-    async def count_handshake_start(self, ip: str, now: datetime) -> None:
-        await self._count(f"ip-start:{ip_bucket(ip)}", self.settings.ip_handshakes_per_window, now)
+    async def count_handshake_start(self, identity: str, ip: str, now: datetime) -> None:
+        """At handshake start, before any costly work: count the start against
+        the address's limit, then `check` — in one statement."""
+        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
+        started, live = await self.counters.hit_and_get(
+            f"ip-start:{ip_bucket(ip)}", (identity_key, ip_key), now=now, window=self.window
+        )
+        if started.count > self.settings.ip_handshakes_per_window:
+            raise self._blocked(started.window_start + self.window, now, "this address")
+        self._check(live.get(identity_key), live.get(ip_key), now)
 
     async def count_registration(self, ip: str, now: datetime) -> None:
         limit = self.settings.ip_registrations_per_window

@@ -240,12 +240,14 @@ class AdminService:
             expires_at=now + timedelta(seconds=duration_seconds) if duration_seconds else None,
         )
         await self.repo.add_ip_rule(rule)
+        self.runtime.ip_rules.forget()
         await self._log(f"{action} {rule.network}")
         return rule
 
     async def delete_ip_rule(self, rule_id: uuid.UUID) -> None:
         if not await self.repo.delete_ip_rule(rule_id):
             raise NotFound("No IP rule with this id")
+        self.runtime.ip_rules.forget()
         await self._log(f"remove IP rule {rule_id}")
 
     # -- statistics ------------------------------------------------------------------

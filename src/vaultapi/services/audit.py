@@ -29,6 +29,4 @@ async def record(
 async def record_login(db: Db, client: ClientInfo, account_id: uuid.UUID, device_name: str) -> None:
     """`login`, or `new_device` the first time a device name logs in."""
     device = (device_name or client.user_agent)[:128]
-    audit = LoginAudit(db)
-    action = "login" if await audit.seen_device(account_id, device) else "new_device"
-    await audit.record(account_id, action, ip=client.ip, detail=device)
+    await LoginAudit(db).record_login(account_id, ip=client.ip, device=device)

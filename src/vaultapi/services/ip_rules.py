@@ -1,14 +1,19 @@
 """The operator's IP rules applied to a caller: a `block` covering the address
 refuses it, unless an `allow` covers it too (an exception carved out of a
-blocked range). Rules live in the database, so a block made through one
-worker holds on every other at the next request."""
+blocked range). Rules live in the database; each worker reads them at most
+every `admin.ip_rules_cache_seconds` (`IPRuleCache`), so a block made through
+one worker holds on every other within that time, and at once on its own."""
 
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
+
+from vaultapi.db.direct import Db
+from vaultapi.db.repositories.admin import IPRuleLookup, LiveIPRule
 
 
 class Rule(Protocol):
@@ -41,3 +46,27 @@ def blocking_rule(ip: str, rules: Sequence[R]) -> R | None:
             return None
         block = block or rule
     return block
+
+
+class IPRuleCache:
+    """One worker's copy of the live IP rules, read again once `ttl_seconds`
+    old. Every authentication request checks the rules: reading them from
+    the database each time was one of a login's dozen round trips, for a
+    table that changes when an operator acts. A rule that expires while
+    cached stops applying at its `expires_at`, not at the next read."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._rules: list[LiveIPRule] | None = None
+        self._read_at = 0.0
+
+    async def live(self, db: Db, now: datetime) -> list[LiveIPRule]:
+        if self._rules is None or time.monotonic() - self._read_at >= self.ttl_seconds:
+            read_at = time.monotonic()
+            self._rules = await IPRuleLookup(db).live(now)
+            self._read_at = read_at
+        return [rule for rule in self._rules if rule.expires_at is None or rule.expires_at > now]
+
+    def forget(self) -> None:
+        """After a change made through this worker: the next check reads again."""
+        self._rules = None

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import Account
 from vaultapi.db.repositories import sa_table
+from vaultapi.db.repositories.mfa import second_factor_columns, second_factor_methods
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,9 @@ _LOGIN_COLUMNS = tuple(field.name for field in fields(LoginAccount))
 _LOGIN_SELECT = select(*(_A.c[name] for name in _LOGIN_COLUMNS))
 _BY_EMAIL = Query(_LOGIN_SELECT.where(_A.c.email == bindparam("email")))
 _BY_ID = Query(_LOGIN_SELECT.where(_A.c.id == bindparam("id")))
+_BY_ID_WITH_FACTORS = Query(
+    _LOGIN_SELECT.add_columns(*second_factor_columns(_A.c.id)).where(_A.c.id == bindparam("id"))
+)
 _KDF = Query(
     select(_A.c.kdf_memory_kib, _A.c.kdf_iterations, _A.c.kdf_parallelism, _A.c.kdf_salt).where(
         _A.c.email == bindparam("email")
@@ -65,6 +69,15 @@ class LoginAccounts:
     async def get(self, account_id: uuid.UUID) -> LoginAccount | None:
         row = await self.db.fetchrow(_BY_ID, id=account_id)
         return LoginAccount.of(row) if row else None
+
+    async def with_second_factors(
+        self, account_id: uuid.UUID
+    ) -> tuple[LoginAccount, list[str]] | None:
+        """The account and the second factors its login needs (see
+        `second_factor_methods`), in one statement: what a proof is checked
+        against, and what decides between tokens and a second step."""
+        row = await self.db.fetchrow(_BY_ID_WITH_FACTORS, id=account_id)
+        return (LoginAccount.of(row), second_factor_methods(row)) if row else None
 
     async def kdf_for(self, email: str) -> tuple[int, int, int, bytes] | None:
         """(memory_kib, iterations, parallelism, salt), without loading the row."""

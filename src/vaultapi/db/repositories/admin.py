@@ -56,24 +56,27 @@ from vaultapi.db.repositories import rowcount, sa_table, upsert_insert
 from vaultapi.db.types import utcnow
 
 _AUDIT, _IP_RULES = sa_table(AuditEvent), sa_table(IPRule)
-_SEEN_DEVICE = Query(
-    select(
-        exists()
-        .where(
-            _AUDIT.c.account_id == bindparam("account"),
-            # not IN (…): an expanding parameter does not compile for asyncpg
-            or_(_AUDIT.c.action == "login", _AUDIT.c.action == "new_device"),
-            _AUDIT.c.detail == bindparam("device"),
-        )
-        .label("seen")
-    )
+_SEEN_DEVICE = exists().where(
+    _AUDIT.c.account_id == bindparam("account_id"),
+    # not IN (…): an expanding parameter does not compile for asyncpg
+    or_(_AUDIT.c.action == "login", _AUDIT.c.action == "new_device"),
+    _AUDIT.c.detail == bindparam("detail"),
 )
-_INSERT_AUDIT = Query(
-    insert(_AUDIT).values(
-        {
-            name: bindparam(name)
-            for name in ("at", "account_id", "actor_id", "action", "ip", "detail")
-        }
+_AUDIT_COLUMNS = ("at", "account_id", "actor_id", "action", "ip", "detail")
+_INSERT_AUDIT = Query(insert(_AUDIT).values({name: bindparam(name) for name in _AUDIT_COLUMNS}))
+_INSERT_LOGIN_AUDIT = Query(
+    # One statement: the device lookup and the entry it decides (a login is
+    # the hot path, and each statement is a round trip).
+    insert(_AUDIT).from_select(
+        list(_AUDIT_COLUMNS),
+        select(
+            bindparam("at", type_=_AUDIT.c.at.type),
+            bindparam("account_id", type_=_AUDIT.c.account_id.type),
+            bindparam("account_id", type_=_AUDIT.c.actor_id.type),
+            case((_SEEN_DEVICE, literal("login")), else_=literal("new_device")),
+            bindparam("ip", type_=_AUDIT.c.ip.type),
+            bindparam("detail", type_=_AUDIT.c.detail.type),
+        ),
     )
 )
 _LIVE_IP_RULES = Query(
@@ -98,20 +101,11 @@ class LoginAudit:
     def __init__(self, db: Db) -> None:
         self.db = db
 
-    async def seen_device(self, account_id: uuid.UUID, device: str) -> bool:
-        row = await self.db.fetchrow(_SEEN_DEVICE, account=account_id, device=device)
-        return bool(row and row["seen"])
-
-    async def record(self, account_id: uuid.UUID, action: str, *, ip: str, detail: str) -> None:
-        """`AuditRepository.record` of the account's own event (actor = account)."""
+    async def record_login(self, account_id: uuid.UUID, *, ip: str, device: str) -> None:
+        """`login`, or `new_device` the first time this device name logs in
+        (actor = account)."""
         await self.db.execute(
-            _INSERT_AUDIT,
-            at=utcnow(),
-            account_id=account_id,
-            actor_id=account_id,
-            action=action,
-            ip=ip,
-            detail=detail[:256],
+            _INSERT_LOGIN_AUDIT, at=utcnow(), account_id=account_id, ip=ip, detail=device[:256]
         )
 
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement, Label
 from sqlmodel import col
 
-from vaultapi.db.direct import Db, Query
+from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import (
     MFAChallenge,
     RecoveryCode,
@@ -33,17 +35,32 @@ from vaultapi.db.repositories import rowcount, sa_table
 
 _TOTP, _KEYS, _CODES = sa_table(TOTPFactor), sa_table(WebAuthnCredential), sa_table(RecoveryCode)
 _CHALLENGES = sa_table(MFAChallenge)
-_METHODS = Query(
-    select(
+
+
+def second_factor_columns(account_id: ColumnElement[Any]) -> list[Label[bool]]:
+    """Whether the account has a confirmed TOTP factor, a security key, and an
+    unspent recovery code: three columns that any login query can carry."""
+    return [
         exists()
-        .where(_TOTP.c.account_id == bindparam("account"), _TOTP.c.confirmed_at.is_not(None))
+        .where(_TOTP.c.account_id == account_id, _TOTP.c.confirmed_at.is_not(None))
         .label("totp"),
-        exists().where(_KEYS.c.account_id == bindparam("account")).label("webauthn"),
+        exists().where(_KEYS.c.account_id == account_id).label("webauthn"),
         exists()
-        .where(_CODES.c.account_id == bindparam("account"), _CODES.c.used_at.is_(None))
+        .where(_CODES.c.account_id == account_id, _CODES.c.used_at.is_(None))
         .label("recovery_code"),
-    )
-)
+    ]
+
+
+def second_factor_methods(row: Row) -> list[str]:
+    """The methods that can finish a login, from `second_factor_columns`.
+    Recovery codes count only beside a factor they stand in for."""
+    methods = [name for name in ("totp", "webauthn") if row[name]]
+    if methods and row["recovery_code"]:
+        methods.append("recovery_code")
+    return methods
+
+
+_METHODS = Query(select(*second_factor_columns(bindparam("account"))))
 _ADD_CHALLENGE = Query(
     insert(_CHALLENGES).values(
         failures=0,  # the model's default is Python-side: Core through asyncpg needs it here
@@ -63,14 +80,10 @@ class LoginFactors:
         self.db = db
 
     async def methods(self, account_id: uuid.UUID) -> list[str]:
-        """The second factors that can finish this account's login, in one query.
-        Recovery codes count only beside a factor they stand in for."""
+        """The second factors that can finish this account's login, in one query."""
         row = await self.db.fetchrow(_METHODS, account=account_id)
         assert row is not None  # noqa: S101 - a SELECT without FROM answers one row
-        methods = [name for name in ("totp", "webauthn") if row[name]]
-        if methods and row["recovery_code"]:
-            methods.append("recovery_code")
-        return methods
+        return second_factor_methods(row)
 
     async def add_challenge(
         self,

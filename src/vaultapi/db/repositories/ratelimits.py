@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BindParameter, Executable, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,7 +38,7 @@ def _when(name: str) -> BindParameter[datetime]:
     return bindparam(name, type_=UTCDateTime())
 
 
-def _hit(dialect: str) -> Executable:
+def _hit_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     now, expires = _when("now"), _when("expires_at")
     stale = _T.c.window_start <= _when("stale_before")
     insert = _upsert(dialect).values(
@@ -50,7 +51,11 @@ def _hit(dialect: str) -> Executable:
             "window_start": case((stale, now), else_=_T.c.window_start),
             "expires_at": expires,
         },
-    ).returning(_T.c.count, _T.c.window_start)
+    )
+
+
+def _hit(dialect: str) -> Executable:
+    return _hit_upsert(dialect).returning(_T.c.count, _T.c.window_start)
 
 
 def _streak(dialect: str) -> Executable:
@@ -81,14 +86,27 @@ def _lock_two(dialect: str) -> Executable:
     )
 
 
+def _hit_and_read_two(dialect: str) -> Executable:
+    """`_hit`, whose RETURNING also reads two other live counters (scalar
+    subqueries, which PostgreSQL and SQLite both allow there): counting a
+    handshake start and checking the caller's backoff in one round trip."""
+    other = _T.alias("other")
+    read: list[Any] = []
+    for n in range(2):
+        for column in ("count", "window_start"):
+            read.append(
+                select(other.c[column])
+                .where(other.c.key == bindparam(f"key{n}"), other.c.expires_at > _when("now"))
+                .scalar_subquery()
+                .label(f"{column}{n}")
+            )
+    return _hit_upsert(dialect).returning(_T.c.count, _T.c.window_start, *read)
+
+
 _HIT = Query(_hit)
+_HIT_AND_READ_TWO = Query(_hit_and_read_two)
 _STREAK = Query(_streak)
 _LOCK_TWO = Query(_lock_two)
-_GET_TWO = Query(
-    select(_T.c.key, _T.c.count, _T.c.window_start).where(
-        _T.c.key.in_([bindparam("key0"), bindparam("key1")]), _T.c.expires_at > _when("now")
-    )
-)
 _RESET = Query(delete(_T).where(_T.c.key == bindparam("key")))
 _PURGE = Query(delete(_T).where(_T.c.expires_at <= _when("now")))
 
@@ -104,6 +122,27 @@ class RateLimitRepository:
         )
         assert row is not None  # noqa: S101 - an upsert with RETURNING answers one row
         return Counter(count=int(row["count"]), window_start=row["window_start"])
+
+    async def hit_and_get(
+        self, key: str, others: tuple[str, str], *, now: datetime, window: timedelta
+    ) -> tuple[Counter, dict[str, Counter]]:
+        """`hit(key)`, and the live counters among `others`, in one statement."""
+        row = await self.db.fetchrow(
+            _HIT_AND_READ_TWO,
+            key=key,
+            now=now,
+            expires_at=now + window,
+            stale_before=now - window,
+            key0=others[0],
+            key1=others[1],
+        )
+        assert row is not None  # noqa: S101 - an upsert with RETURNING answers one row
+        live = {
+            other: Counter(int(row[f"count{n}"]), row[f"window_start{n}"])
+            for n, other in enumerate(others)
+            if row[f"count{n}"] is not None
+        }
+        return Counter(count=int(row["count"]), window_start=row["window_start"]), live
 
     async def streak(self, key: str, *, now: datetime, keep_for: timedelta) -> Counter:
         """Count one event in a streak that never resets by time alone (backoff);
@@ -126,10 +165,6 @@ class RateLimitRepository:
             row["key"]: Counter(int(row["count"]), row["window_start"], row["expires_at"])
             for row in rows
         }
-
-    async def get_many(self, keys: tuple[str, str], *, now: datetime) -> dict[str, Counter]:
-        rows = await self.db.fetch(_GET_TWO, key0=keys[0], key1=keys[1], now=now)
-        return {row["key"]: Counter(int(row["count"]), row["window_start"]) for row in rows}
 
     async def reset(self, key: str) -> None:
         await self.db.execute(_RESET, key=key)
