@@ -1,0 +1,90 @@
+"""Driving the `vault` command in tests: typer's CliRunner in-process, one
+`$VAULT_CLI_HOME` per test, accounts registered with the minimum KDF (fast)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from tests.support.servers import RunningServer
+from vaultapi import client
+from vaultapi.client.cli import app
+from vaultapi.crypto.kdf import MINIMUM_KDF
+
+PASSWORD = "correct horse battery staple, but longer"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class CliUser:
+    """One account, logged in with the CLI in its own home directory."""
+
+    server: RunningServer
+    home: Path
+    email: str
+    password: str = PASSWORD
+
+    def vault(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
+        return invoke(self.home, *args, input=input, env=env)
+
+    def unlocked(self, *args: str, more: str = "", env: dict[str, str] | None = None) -> Result:
+        """A vault command given the master password (first line of stdin),
+        then `more` (further lines: item passwords, codes, confirmations)."""
+        return self.vault(*args, input=f"{self.password}\n{more}", env=env)
+
+    def ok(self, *args: str, more: str = "") -> Result:
+        result = self.unlocked(*args, more=more)
+        assert result.code == 0, (args, result)
+        return result
+
+
+def invoke(
+    home: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, list(args), input=input, env={"VAULT_CLI_HOME": str(home), **(env or {})}
+    )
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def register(server: RunningServer, email: str, password: str = PASSWORD) -> None:
+    async def work() -> None:
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            await client.register(http, email, password, kdf=MINIMUM_KDF)
+
+    asyncio.run(work())
+
+
+def new_user(server: RunningServer, home: Path) -> CliUser:
+    """A fresh account, logged in from `home`."""
+    email = f"cli-{uuid.uuid4().hex[:10]}@example.com"
+    register(server, email)
+    user = CliUser(server, home, email)
+    result = invoke(
+        home,
+        "login",
+        "--server",
+        server.base_url,
+        "--email",
+        email,
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
+    assert result.code == 0, result
+    return user
