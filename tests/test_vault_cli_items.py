@@ -207,7 +207,8 @@ def test_generate() -> None:
     assert made.code == 0
     value = made.out.strip()
     assert len(value) == 32
-    assert any(c.islower() for c in value) and any(c.isupper() for c in value)
+    assert any(c.islower() for c in value)
+    assert any(c.isupper() for c in value)
     assert any(c.isdigit() for c in value)
     assert any(c in generate.SYMBOLS for c in value)
     assert "entropy: 2" in made.err  # ~205 bits
@@ -294,7 +295,10 @@ def test_import_and_export(user: CliUser, tmp_path: Path) -> None:
 def test_run_injects_secrets_into_the_child_only(user: CliUser, tmp_path: Path) -> None:
     user.ok("add", "api.example.com", "-u", "bot", more=f"{SECRET}\n")
     seen = tmp_path / "seen"
-    script = f"import os, sys; open({str(seen)!r}, 'w').write(os.environ['TOKEN'] + '|' + os.environ['USER_NAME']); sys.exit(7)"
+    script = (
+        f"import os, sys; open({str(seen)!r}, 'w')"
+        ".write(os.environ['TOKEN'] + '|' + os.environ['USER_NAME']); sys.exit(7)"
+    )
     result = user.unlocked(
         "run",
         "--env",
