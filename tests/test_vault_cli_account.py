@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.support.mfa import code
-from tests.support.servers import RunningServer, running_server
-from tests.support.vault_cli import PASSWORD, CliUser, invoke, new_user, register
+from tests.support.servers import RunningServer
+from tests.support.vault_cli import PASSWORD, CliUser, cli_server, invoke, new_user, register
 from vaultapi import client
 
 pytestmark = pytest.mark.slow
@@ -28,11 +28,8 @@ VAULT = [sys.executable, "-c", "from vaultapi.client.cli import app; app()"]
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, postgresql_url: str
-) -> Iterator[RunningServer]:
-    workdir = tmp_path_factory.mktemp("vault-cli-account")
-    with running_server(workdir, env={"VAULTAPI_DATABASE_URL": postgresql_url}) as running:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with cli_server(tmp_path_factory.mktemp("vault-cli-account")) as running:
         yield running
 
 

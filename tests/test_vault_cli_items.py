@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import RunningServer, running_server
-from tests.support.vault_cli import PASSWORD, CliUser, invoke, new_user
+from tests.support.servers import RunningServer
+from tests.support.vault_cli import PASSWORD, CliUser, cli_server, invoke, new_user
 from vaultapi import client
 from vaultapi.client.cli import generate
 from vaultapi.client.importers import parse_bitwarden_json
@@ -27,11 +27,8 @@ SECRET = "s3cret-Zebra-Quartz-91"
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, postgresql_url: str
-) -> Iterator[RunningServer]:
-    workdir = tmp_path_factory.mktemp("vault-cli-items")
-    with running_server(workdir, env={"VAULTAPI_DATABASE_URL": postgresql_url}) as running:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with cli_server(tmp_path_factory.mktemp("vault-cli-items")) as running:
         yield running
 
 
@@ -117,6 +114,9 @@ def test_unknown_and_ambiguous_names_are_clear_errors(user: CliUser) -> None:
     bad_field = user.unlocked("add", "x", "--field", "novalue", more="pw\n")
     assert (bad_field.code, "KEY=VALUE" in bad_field.err) == (1, True)
     assert user.unlocked("add", "x", "--type", "spaceship").code == 2
+    user.ok("add", "Diary", "--type", "note")
+    note_edit = user.unlocked("edit", "Diary", "--username", "me")
+    assert (note_edit.code, "is a note: it has no login fields" in note_edit.err) == (1, True)
 
 
 def test_wrong_password_and_not_logged_in(user: CliUser, tmp_path: Path) -> None:

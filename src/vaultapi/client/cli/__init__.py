@@ -62,23 +62,6 @@ app = typer.Typer(
 )
 share_app = typer.Typer(help="Time-limited shares.", no_args_is_help=True)
 app.add_typer(share_app, name="share")
-app.add_typer(folders.folder_app, name="folder")
-app.add_typer(account.twofa_app, name="2fa")
-app.add_typer(account.sessions_app, name="sessions")
-app.command("sync")(items.sync)
-app.command("ls")(items.list_items)
-app.command("get")(items.get)
-app.command("add")(items.add)
-app.command("edit")(items.edit)
-app.command("rm")(items.remove)
-app.command("restore")(items.restore)
-app.command("history")(items.history)
-app.command("generate")(generate.generate)
-app.command("import")(transfer.import_file)
-app.command("export")(transfer.export_file)
-app.command("run", context_settings={"allow_interspersed_args": False}, no_args_is_help=True)(
-    run.run_command
-)
 
 _DURATION = re.compile(r"^(\d+)\s*([mhd]?)$")
 _UNITS = {"": 1, "m": 1, "h": 60, "d": 24 * 60}
@@ -171,9 +154,10 @@ def status() -> None:
 
 @app.command()
 def token() -> None:
-    """Print a fresh access token for this login (for Swagger UI's Authorize
-    button, or curl). It is a bearer credential: valid for its lifetime
-    (15 minutes by default) to anyone who has it."""
+    """Print a fresh access token (for Swagger UI's Authorize button, or curl).
+
+    It is a bearer credential: valid for its lifetime (15 minutes by default)
+    to anyone who has it."""
     saved = require_session_or_exit()
 
     async def work() -> None:
@@ -197,9 +181,11 @@ def share_create(
         bool, typer.Option("--passphrase", help="Also protect it with a passphrase (prompted)")
     ] = False,
 ) -> None:
-    """Share a secret: read without echo, or from standard input when piped
-    (then with --passphrase the first line is the passphrase, the rest the
-    secret). Prints the link (it holds the key) and the expiry."""
+    """Share a secret for a limited time; prints the link and the expiry.
+
+    The secret is read without echo, or from standard input when piped (then
+    with --passphrase the first line is the passphrase, the rest the secret).
+    The link holds the key."""
     lifetime = parse_ttl(ttl)
     saved = require_session_or_exit()
     phrase = None
@@ -294,3 +280,24 @@ def share_revoke(share_id: Annotated[str, typer.Argument(help="The share's id")]
         out.print(f"Share {info.id} is {info.state}.")
 
     _run(work)
+
+
+# -- the vault, generator, account (their own modules), after login & co. in --help
+
+app.add_typer(folders.folder_app, name="folder")
+app.add_typer(account.twofa_app, name="2fa")
+app.add_typer(account.sessions_app, name="sessions")
+app.command("sync")(items.sync)
+app.command("ls")(items.list_items)
+app.command("get")(items.get)
+app.command("add")(items.add)
+app.command("edit")(items.edit)
+app.command("rm")(items.remove)
+app.command("restore")(items.restore)
+app.command("history")(items.history)
+app.command("generate")(generate.generate)
+app.command("import")(transfer.import_file)
+app.command("export")(transfer.export_file)
+app.command("run", context_settings={"allow_interspersed_args": False}, no_args_is_help=True)(
+    run.run_command
+)

@@ -70,7 +70,7 @@ async def _recently_authenticated(
         account = await _call(http_client, "GET", "/account", token.auth_header)
         login = client.Login(
             account_id=uuid.UUID(account["id"]),
-            session_id=token.session_id or uuid.UUID(int=0),
+            session_id=token.session_id,
             access_token=token.token,
             refresh_token="",
             expires_in=0,

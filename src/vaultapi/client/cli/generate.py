@@ -140,8 +140,9 @@ def generate(
         bool, typer.Option("--number", help="Passphrase: a digit after one of the words")
     ] = False,
 ) -> None:
-    """Print a random password (or passphrase) on stdout, its entropy on stderr.
-    Needs no login."""
+    """Print a random password or passphrase (no login needed).
+
+    The secret goes to stdout, its entropy in bits to stderr."""
     try:
         if use_passphrase:
             made = passphrase(words, separator=separator, capitalize=capitalize, number=number)

@@ -203,8 +203,10 @@ def add(
     length: Annotated[int, typer.Option("--length", help="With --generate")] = 20,
     no_password: Annotated[bool, typer.Option("--no-password", help="A login without one")] = False,
 ) -> None:
-    """Add an item. Its password is asked for without echo (or read from the
-    line of stdin after the master password), never taken from an option."""
+    """Add an item (its password is asked for, never an option).
+
+    The password is prompted for without echo, or read from the line of stdin
+    after the master password; --generate makes a random one instead."""
     if item_type not in ("login", "note"):
         raise usage_error("--type is `login` or `note`")
     with errors():
@@ -261,8 +263,10 @@ def edit(
         typer.Option("--if-revision", help="Only if the item is still at this revision"),
     ] = None,
 ) -> None:
-    """Change an item. The change is sent with the revision it was based on:
-    if someone changed the item meanwhile, nothing is overwritten."""
+    """Change an item (never overwriting someone else's change).
+
+    The change is sent with the revision it was based on: if the item changed
+    meanwhile, the server refuses it and nothing is overwritten."""
     with errors():
         custom = parse_assignments(field or [])
     password_ = master_password()
@@ -278,6 +282,9 @@ def edit(
     async def work() -> None:
         async with unlocked(password_) as session:
             item = resolve_item(session.items(), name)
+            login_only = {"username": username, "url": url, "password": secret}
+            if item.type != "login" and any(v is not None for v in login_only.values()):
+                raise UsageError(f"{item_label(item)} is a {item.type}: it has no login fields")
             if if_revision is not None:
                 item.revision = if_revision
             changes = {
@@ -312,8 +319,10 @@ def remove(
         bool, typer.Option("--purge", help="Delete for good, history included (no restore)")
     ] = False,
 ) -> None:
-    """Move an item to the trash (`vault restore` brings it back), or with
-    --purge delete it for good."""
+    """Move an item to the trash, or with --purge delete it for good.
+
+    `vault restore` brings a trashed item back; a purged one is gone, history
+    included."""
     password_ = master_password()
 
     async def work() -> None:

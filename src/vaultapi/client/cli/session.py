@@ -32,7 +32,7 @@ class AccessToken:
     """A live access token for one command (never stored)."""
 
     token: str
-    session_id: uuid.UUID | None = None
+    session_id: uuid.UUID
 
     @property
     def auth_header(self) -> dict[str, str]:

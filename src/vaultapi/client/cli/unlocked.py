@@ -148,7 +148,7 @@ async def unlocked(password: str, *, offline: bool = False) -> AsyncIterator[Unl
 def login_for(session: Unlocked, account_id: uuid.UUID) -> client.Login:
     """A `Login` over this command's token, for library calls that need one."""
     token = session.keys.token
-    if token is None or token.session_id is None:
+    if token is None:
         raise OfflineError("this needs the server: run it without --offline")
     return client.Login(
         account_id=account_id,
