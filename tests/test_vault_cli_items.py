@@ -93,6 +93,14 @@ def test_add_list_get_edit_remove_restore(user: CliUser) -> None:
     assert user.unlocked("history", github).code == 1
 
 
+def test_names_are_shown_as_written_not_as_markup(user: CliUser) -> None:
+    user.ok("add", "[bold]Work[/bold] mail", more="pw\n")
+    assert "[bold]Work[/bold] mail" in user.ok("ls").out
+    assert "name      [bold]Work[/bold] mail" in user.ok("get", "[bold]work[/bold] MAIL").out
+    missing = user.unlocked("get", "[red]nope[/red]")
+    assert "'[red]nope[/red]'" in missing.err
+
+
 def test_unknown_and_ambiguous_names_are_clear_errors(user: CliUser) -> None:
     user.ok("add", "Twin", "-u", "first", more="one\n")
     user.ok("add", "twin", "-u", "second", more="two\n")

@@ -17,8 +17,10 @@ from typing import TypeVar
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from vaultapi.client.api import ClientError, ProblemError
 from vaultapi.client.cli import store
@@ -27,7 +29,7 @@ from vaultapi.client.vault import TamperedItemError
 
 T = TypeVar("T")
 
-out = Console(soft_wrap=True, highlight=False)
+out = Console(soft_wrap=True, highlight=False, markup=False)  # data, never markup
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 TIMEOUT = 30.0
@@ -53,19 +55,19 @@ def errors() -> Iterator[None]:
     try:
         yield
     except NotLoggedInError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     except ProblemError as exc:
-        err.print(f"[red]error ({exc.status} {exc.code}):[/red] {_problem_message(exc)}")
+        err.print(f"[red]error ({exc.status} {exc.code}):[/red] {escape(_problem_message(exc))}")
         raise typer.Exit(1) from None
     except (ClientError, TamperedItemError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except httpx.HTTPError as exc:
         err.print(f"[red]cannot reach the server:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
     except OSError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
 
@@ -109,7 +111,7 @@ def require_session_or_exit() -> store.StoredSession:
 
 def usage_error(message: str, code: int = 2) -> typer.Exit:
     """Print `message` and return the Exit to raise (`raise usage_error(...)`)."""
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -121,7 +123,7 @@ def print_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         return
     table = Table(*header)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # names are data, not markup
     out.print(table)
 
 

@@ -132,7 +132,7 @@ def get(
             if value is None:
                 raise UsageError(f"item {item_label(item)} has an empty {chosen}")
             clipboard.copy(value)
-            err.print(f"Copied the {chosen} of {item_label(item)} to the clipboard.")
+            err.print(f"Copied the {chosen} of {item_label(item)} to the clipboard.", markup=False)
             return
         if field is not None:
             typer.echo(get_field(item, field) or "")
@@ -372,7 +372,7 @@ def history(
             item = resolve_item(session.items() + session.items(trashed=True), name)
             versions = await session.vault.history(item.id)
         if not versions:
-            err.print(f"{item_label(item)} has no earlier versions.")
+            err.print(f"{item_label(item)} has no earlier versions.", markup=False)
             return
         current = (
             get_field(item, "password") if isinstance(item.fields.get("login"), dict) else None
