@@ -74,7 +74,7 @@ async def _recently_authenticated(
             access_token=token.token,
             refresh_token="",
             expires_in=0,
-            account_key=b"",
+            account_key=b"",  # not needed: re-authentication proves the password only
             keys={},
         )
         await client.reauthenticate(http_client, login, saved.email, password)

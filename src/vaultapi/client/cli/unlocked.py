@@ -9,14 +9,13 @@ process's memory for the one command, and is never written anywhere.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from vaultapi import client
 from vaultapi.client.api import API, ClientError, ProblemError, unwrap_account_key
 from vaultapi.client.cli import cache, store
 from vaultapi.client.cli.common import http, progress_bar
@@ -94,11 +93,11 @@ def item_name(item: Item) -> str:
     return str(item.fields.get("name") or "")
 
 
-async def _account(http_client: httpx.AsyncClient, token: AccessToken) -> dict[str, object]:
+async def _account(http_client: httpx.AsyncClient, token: AccessToken) -> dict[str, Any]:
     response = await http_client.get(API + "/account", headers=token.auth_header)
     if response.status_code != 200:
         raise ProblemError(response.status_code, response.json())
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
@@ -120,8 +119,8 @@ async def unlocked(password: str, *, offline: bool = False) -> AsyncIterator[Unl
             token = await fresh_token(http_client, saved)
             account = await _account(http_client, token)
             account_id = str(account["id"])
-            wrapped = account["keys"]["protected_account_key"]  # type: ignore[index]
-            account_key = await unwrap_account_key(password, account["kdf"], wrapped)  # type: ignore[arg-type]
+            wrapped = str(account["keys"]["protected_account_key"])
+            account_key = await unwrap_account_key(password, account["kdf"], wrapped)
             local = cache.load(saved.server, saved.email, account_id) or cache.Cache(
                 saved.server, saved.email
             )
@@ -143,27 +142,3 @@ async def unlocked(password: str, *, offline: bool = False) -> AsyncIterator[Unl
         else:
             await session.sync()
         yield session
-
-
-def login_for(session: Unlocked, account_id: uuid.UUID) -> client.Login:
-    """A `Login` over this command's token, for library calls that need one."""
-    token = session.keys.token
-    if token is None:
-        raise OfflineError("this needs the server: run it without --offline")
-    return client.Login(
-        account_id=account_id,
-        session_id=token.session_id,
-        access_token=token.token,
-        refresh_token="",
-        expires_in=0,
-        account_key=session.keys.account_key,
-        keys={},
-    )
-
-
-def store_rotated(session: Unlocked, login: client.Login) -> None:
-    """After a re-authentication the session has a new refresh token: keep it."""
-    if login.refresh_token:
-        store.save(
-            store.StoredSession(session.saved.server, session.saved.email, login.refresh_token)
-        )
