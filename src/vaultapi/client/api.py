@@ -236,6 +236,21 @@ async def _handshake(
     return body, subkeys
 
 
+async def unwrap_account_key(
+    password: str, kdf: dict[str, Any], protected_account_key: str
+) -> bytes:
+    """The account key from the password and what `GET /v1/account` answers
+    (`kdf`, `keys.protected_account_key`), without a login: for a client that
+    holds a session already and must not keep the key between runs. The KDF
+    minimums are enforced as on login; a wrong password raises `ClientError`."""
+    params, salt = _checked_kdf(kdf)
+    subkeys = await _subkeys(password, salt, params)
+    try:
+        return encstring.decrypt(subkeys.wrap_key, protected_account_key, ACCOUNT_KEY_AAD)
+    except CryptoError as exc:
+        raise ClientError("the account key does not decrypt with this password") from exc
+
+
 def _decrypted_login(body: dict[str, Any], wrap_key: bytes) -> Login:
     keys: dict[str, str] = body["keys"]
     try:

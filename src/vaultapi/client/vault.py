@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -44,12 +45,24 @@ class Folder:
     revision: int = 0
 
 
+class VaultKeys(Protocol):
+    """What a vault needs from a login: the account key, and (for anything that
+    talks to the server) a live access token. A `Login` is one; the CLI has its
+    own, holding an access token from its stored session instead."""
+
+    @property
+    def account_key(self) -> bytes: ...
+
+    @property
+    def auth_header(self) -> dict[str, str]: ...
+
+
 @dataclass
 class Vault:
     """A logged-in vault with a local copy kept current by `sync()`."""
 
     http: httpx.AsyncClient
-    login: Login
+    login: Login | VaultKeys
     cursor: int | None = None
     items: dict[uuid.UUID, Item] = field(default_factory=dict)
     folders: dict[uuid.UUID, Folder] = field(default_factory=dict)
@@ -85,6 +98,10 @@ class Vault:
             deleted_at=datetime.fromisoformat(raw["deleted_at"]) if raw.get("deleted_at") else None,
         )
 
+    def open_item(self, raw: dict[str, Any]) -> Item:
+        """Decrypt an item as the server (or a cache of its answers) holds it."""
+        return self._open(raw)
+
     def _open_folder(self, raw: dict[str, Any]) -> Folder:
         folder_id = uuid.UUID(raw["id"])
         try:
@@ -92,6 +109,10 @@ class Vault:
         except CryptoError as exc:
             raise TamperedItemError(f"folder {folder_id}: name does not belong to it") from exc
         return Folder(id=folder_id, name=name, revision=int(raw["revision"]))
+
+    def open_folder(self, raw: dict[str, Any]) -> Folder:
+        """Decrypt a folder as the server (or a cache of its answers) holds it."""
+        return self._open_folder(raw)
 
     # -- HTTP ---------------------------------------------------------------------
 
@@ -180,6 +201,12 @@ class Vault:
         await self._request("POST", f"/vault/items/{item.id}/purge", revision=item.revision)
         self.items.pop(item.id, None)
 
+    async def history(self, item_id: uuid.UUID) -> list[Item]:
+        """The item's previous versions, newest first (`revision` is the one each
+        version had; `deleted_at` is not kept in history)."""
+        body = await self._request("GET", f"/vault/items/{item_id}/history")
+        return [self._open({**raw, "id": str(item_id)}) for raw in body["versions"]]
+
     # -- folders --------------------------------------------------------------------
 
     async def add_folder(self, name: str) -> Folder:
@@ -191,6 +218,23 @@ class Vault:
         folder = self._open_folder(raw)
         self.folders[folder.id] = folder
         return folder
+
+    async def rename_folder(self, folder: Folder, name: str) -> Folder:
+        sealed = encstring.encrypt(self.login.account_key, name.encode(), str(folder.id))
+        raw = await self._request(
+            "PUT",
+            f"/vault/folders/{folder.id}",
+            json_body={"name": sealed},
+            revision=folder.revision,
+        )
+        renamed = self._open_folder(raw)
+        self.folders[renamed.id] = renamed
+        return renamed
+
+    async def delete_folder(self, folder: Folder) -> None:
+        """Its items stay, in no folder."""
+        await self._request("DELETE", f"/vault/folders/{folder.id}", revision=folder.revision)
+        self.folders.pop(folder.id, None)
 
     # -- sync, import, export ---------------------------------------------------------
 
@@ -224,9 +268,12 @@ class Vault:
         body = await self._request("POST", "/vault/import", json_body={"items": items})
         return int(body["items"])
 
-    async def import_parsed(self, parsed: ParsedImport) -> int:
+    async def import_parsed(
+        self, parsed: ParsedImport, *, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Encrypt a parsed export (importers.py) and send it as one atomic
-        import, folders included. Returns the number of items imported."""
+        import, folders included. Returns the number of items imported.
+        `progress(n)` is called as items are encrypted (for a progress bar)."""
         folder_ids = {name: uuid.uuid4() for name in parsed.folders}
         folders = [
             {
@@ -250,6 +297,8 @@ class Vault:
                     "favorite": entry.favorite,
                 }
             )
+            if progress is not None:
+                progress(1)
         body = await self._request(
             "POST", "/vault/import", json_body={"folders": folders, "items": items}
         )

@@ -1,60 +1,68 @@
-"""`vault`: the end-user command line (login, time-limited shares).
+"""`vault`: the end-user command line.
 
 Secrets never come from the command line's arguments (other users can read
 those in the process list, and shells keep them in their history): the
-password, share secrets and passphrases are prompted for without echo, or
-read from standard input when it is not a terminal.
+master password, item passwords, share secrets and codes are prompted for
+without echo, or read one line each from standard input when it is not a
+terminal (the master password first).
 
-    vault login [--server URL] [--email E] [--password-stdin]
-    vault status | vault logout
-    vault share create [--ttl 1h] [--views 1] [--passphrase]   # secret: prompt or stdin
-    vault share open LINK|-                                     # prints the secret
-    vault share ls | vault share revoke ID
+    vault login [--server URL] [--email E] [--password-stdin] | logout | status | token
+    vault sync                                   # delta sync of the encrypted local copy
+    vault ls [--folder F] [--search S] [--trash] [--offline]
+    vault get NAME [--field password] [--copy] [--offline]
+    vault add NAME [--username U] [--url URL] [--folder F] [--generate] ...
+    vault edit NAME [--password] [--name N] [--if-revision R] ...
+    vault rm NAME [--yes] [--purge] | restore NAME | history NAME
+    vault folder ls | add NAME | rename NAME NEW | rm NAME
+    vault generate [--length N] [--passphrase --words N] ...   # no login needed
+    vault import FILE [--format bitwarden|csv] | export FILE [--plaintext]
+    vault run --env NAME=item.field [...] -- COMMAND [ARGS]
+    vault 2fa [status | enable-totp | disable | recovery-codes]
+    vault sessions ls | revoke ID | revoke-others
+    vault share create [--ttl 1h] [--views 1] [--passphrase] | open LINK | ls | revoke ID
+
+Local state lives in `$VAULT_CLI_HOME` (default `~/.config/vaultapi-cli`,
+0700): session.json (server, e-mail, refresh token) and cache.json (the
+server's ciphertext and the sync cursor), both 0600. The account key is
+derived from the master password for each command and never written.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from vaultapi.client.api import ClientError, ProblemError
-from vaultapi.client.cli import store
-from vaultapi.client.cli.session import (
-    NotLoggedInError,
-    fresh_token,
-    login_flow,
-    require_session,
+from vaultapi.client.api import ProblemError
+from vaultapi.client.cli import account, folders, generate, items, run, store, transfer
+from vaultapi.client.cli.common import (
+    err,
+    out,
+    print_rows,
+    read_stdin_secret,
+    require_session_or_exit,
+    secret_from_user,
 )
+from vaultapi.client.cli.common import http as _http
+from vaultapi.client.cli.common import run as _run
+from vaultapi.client.cli.session import NotLoggedInError, fresh_token, login_flow
 from vaultapi.client.shares import Share
 from vaultapi.crypto import CryptoError
 from vaultapi.crypto import share as share_crypto
 
-T = TypeVar("T")
-
 app = typer.Typer(
     name="vault",
-    help="vaultapi from the command line: log in, share secrets for a limited time.",
+    help="vaultapi from the command line: your vault, generated secrets, shares.",
     no_args_is_help=True,
     add_completion=False,
 )
 share_app = typer.Typer(help="Time-limited shares.", no_args_is_help=True)
 app.add_typer(share_app, name="share")
 
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-
-TIMEOUT = 30.0
 _DURATION = re.compile(r"^(\d+)\s*([mhd]?)$")
 _UNITS = {"": 1, "m": 1, "h": 60, "d": 24 * 60}
 
@@ -65,48 +73,6 @@ def parse_ttl(text: str) -> timedelta:
     if match is None:
         raise typer.BadParameter("use minutes (`30`, `30m`), hours (`2h`) or days (`7d`)")
     return timedelta(minutes=int(match.group(1)) * _UNITS[match.group(2)])
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Known failures become one line on stderr and exit code 1 (2 for usage)."""
-    try:
-        yield
-    except NotLoggedInError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    except ProblemError as exc:
-        detail = exc.body.get("detail") or exc.body.get("title") or ""
-        err.print(f"[red]error ({exc.status} {exc.code}):[/red] {detail}")
-        raise typer.Exit(1) from None
-    except ClientError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as exc:
-        err.print(f"[red]cannot reach the server:[/red] {type(exc).__name__}: {exc}")
-        raise typer.Exit(1) from None
-
-
-def _run(work: Callable[[], Awaitable[T]]) -> T:
-    with _errors():
-        return asyncio.run(work())  # type: ignore[arg-type]
-
-
-def _http(server: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server, timeout=TIMEOUT)
-
-
-def _read_stdin_secret() -> str:
-    text = sys.stdin.read()
-    return text[:-1] if text.endswith("\n") else text
-
-
-def _secret_from_user(label: str, *, confirm: bool) -> str:
-    if not sys.stdin.isatty():
-        line = sys.stdin.readline()
-        return line[:-1] if line.endswith("\n") else line
-    value: str = typer.prompt(label, hide_input=True, confirmation_prompt=confirm)
-    return value
 
 
 # -- session -------------------------------------------------------------------
@@ -188,9 +154,10 @@ def status() -> None:
 
 @app.command()
 def token() -> None:
-    """Print a fresh access token for this login (for Swagger UI's Authorize
-    button, or curl). It is a bearer credential: valid for its lifetime
-    (15 minutes by default) to anyone who has it."""
+    """Print a fresh access token (for Swagger UI's Authorize button, or curl).
+
+    It is a bearer credential: valid for its lifetime (15 minutes by default)
+    to anyone who has it."""
     saved = require_session_or_exit()
 
     async def work() -> None:
@@ -214,21 +181,23 @@ def share_create(
         bool, typer.Option("--passphrase", help="Also protect it with a passphrase (prompted)")
     ] = False,
 ) -> None:
-    """Share a secret: read without echo, or from standard input when piped
-    (then with --passphrase the first line is the passphrase, the rest the
-    secret). Prints the link (it holds the key) and the expiry."""
+    """Share a secret for a limited time; prints the link and the expiry.
+
+    The secret is read without echo, or from standard input when piped (then
+    with --passphrase the first line is the passphrase, the rest the secret).
+    The link holds the key."""
     lifetime = parse_ttl(ttl)
     saved = require_session_or_exit()
     phrase = None
     if passphrase:
-        phrase = _secret_from_user("Passphrase", confirm=True)
+        phrase = secret_from_user("Passphrase", confirm=True)
         if not phrase:
             err.print("[red]error:[/red] empty passphrase")
             raise typer.Exit(2)
     if sys.stdin.isatty():
         secret: str = typer.prompt("Secret", hide_input=True, confirmation_prompt=True)
     else:
-        secret = _read_stdin_secret()
+        secret = read_stdin_secret()
     if not secret:
         err.print("[red]error:[/red] nothing to share (empty secret)")
         raise typer.Exit(2)
@@ -260,7 +229,7 @@ def share_open(
     except CryptoError as exc:
         err.print(f"[red]error:[/red] not a share link: {exc}")
         raise typer.Exit(2) from None
-    phrase = _secret_from_user("Passphrase", confirm=False) if parsed.protected else None
+    phrase = secret_from_user("Passphrase", confirm=False) if parsed.protected else None
     secret = _run(lambda: Share.open(link, phrase))
     sys.stdout.write(secret + "\n")
 
@@ -289,14 +258,7 @@ def share_ls() -> None:
             )
             for item in shares
         ]
-        if not out.is_terminal:
-            for row in (header, *rows):
-                sys.stdout.write("\t".join(row) + "\n")
-            return
-        table = Table(*header)
-        for row in rows:
-            table.add_row(*row)
-        out.print(table)
+        print_rows(header, rows)
 
     _run(work)
 
@@ -320,6 +282,22 @@ def share_revoke(share_id: Annotated[str, typer.Argument(help="The share's id")]
     _run(work)
 
 
-def require_session_or_exit() -> store.StoredSession:
-    with _errors():
-        return require_session()
+# -- the vault, generator, account (their own modules), after login & co. in --help
+
+app.add_typer(folders.folder_app, name="folder")
+app.add_typer(account.twofa_app, name="2fa")
+app.add_typer(account.sessions_app, name="sessions")
+app.command("sync")(items.sync)
+app.command("ls")(items.list_items)
+app.command("get")(items.get)
+app.command("add")(items.add)
+app.command("edit")(items.edit)
+app.command("rm")(items.remove)
+app.command("restore")(items.restore)
+app.command("history")(items.history)
+app.command("generate")(generate.generate)
+app.command("import")(transfer.import_file)
+app.command("export")(transfer.export_file)
+app.command("run", context_settings={"allow_interspersed_args": False}, no_args_is_help=True)(
+    run.run_command
+)

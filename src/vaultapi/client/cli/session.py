@@ -9,6 +9,7 @@ an account whose only second factor is a key gets a clear message instead.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ class AccessToken:
     """A live access token for one command (never stored)."""
 
     token: str
+    session_id: uuid.UUID
 
     @property
     def auth_header(self) -> dict[str, str]:
@@ -106,7 +108,7 @@ async def fresh_token(http: httpx.AsyncClient, saved: store.StoredSession) -> Ac
             server=saved.server, email=saved.email, refresh_token=body["refresh_token"]
         )
     )
-    return AccessToken(body["access_token"])
+    return AccessToken(body["access_token"], uuid.UUID(body["session_id"]))
 
 
 def require_session() -> store.StoredSession:

@@ -1,5 +1,6 @@
 """Where `vault` keeps its login: `$VAULT_CLI_HOME/session.json` (default
-`~/.config/vaultapi-cli/`), mode 0600 in a 0700 directory.
+`~/.config/vaultapi-cli/`), mode 0600 in a 0700 directory; the encrypted
+vault cache (cache.py) lives beside it.
 
 It holds the server URL, the e-mail and the current refresh token — never the
 password, the access token or any key. Refresh tokens rotate: every command
@@ -16,6 +17,7 @@ from pathlib import Path
 
 HOME_ENV = "VAULT_CLI_HOME"
 FILE_NAME = "session.json"
+CACHE_FILE_NAME = "cache.json"
 
 
 def home() -> Path:
@@ -51,20 +53,35 @@ def load() -> StoredSession | None:
 
 
 def save(session: StoredSession) -> Path:
-    """Atomically, never readable by others even for an instant."""
+    return write_private(FILE_NAME, json.dumps(asdict(session)))
+
+
+def write_private(name: str, text: str) -> Path:
+    """Write `home()/name` atomically (a crash leaves the old file or the new,
+    never half of one), never readable by others even for an instant: 0600 in
+    a 0700 directory."""
     directory = home()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    target = directory / FILE_NAME
-    temporary = directory / f".{FILE_NAME}.{os.getpid()}.tmp"
+    target = directory / name
+    temporary = directory / f".{name}.{os.getpid()}.tmp"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(asdict(session), file)
-    os.replace(temporary, target)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return target
 
 
 def forget() -> bool:
+    """Forget the session, and the encrypted cache with it (it belongs to that
+    login; the next one starts a fresh one)."""
+    (home() / CACHE_FILE_NAME).unlink(missing_ok=True)
     try:
         path().unlink()
     except FileNotFoundError:
