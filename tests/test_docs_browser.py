@@ -2,9 +2,9 @@
 
 Every request the page makes must go to the app itself and succeed: no CDN,
 no online validator, no font service. Swagger UI's Authorize dialog takes a
-bearer token and "Try it out" then calls the API with it. Requires Debian's `chromium` package;
-`.ci/run` installs it and sets VAULTAPI_TEST_REQUIRE_BROWSER=1 so that these
-tests cannot be skipped there.
+bearer token and "Try it out" then calls the API with it. Requires Debian's
+`chromium` package; `.ci/run` installs it and sets
+VAULTAPI_TEST_REQUIRE_BROWSER=1 so that these tests cannot be skipped there.
 """
 
 from __future__ import annotations
