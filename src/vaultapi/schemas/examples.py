@@ -71,19 +71,18 @@ KDF: dict[str, Any] = {
     "salt": KDF_SALT,
 }
 
-VERIFIER = srp.encode_int(
-    srp.compute_verifier(EMAIL, _bytes("auth-key", 32).hex(), bytes.fromhex(SRP_SALT))
+_SRP_PASSWORD = _bytes("auth-key", 32).hex()
+_CLIENT_START = srp.client_start(private_a=int.from_bytes(_bytes("a", 32), "big"))
+_VERIFIER = srp.compute_verifier(EMAIL, _SRP_PASSWORD, bytes.fromhex(SRP_SALT))
+_CHALLENGE = srp.server_challenge(_VERIFIER, private_b=int.from_bytes(_bytes("b", 32), "big"))
+_PROOF = srp.client_proof(
+    EMAIL, _SRP_PASSWORD, bytes.fromhex(SRP_SALT), _CLIENT_START, _CHALLENGE.public_B
 )
-CLIENT_PUBLIC_A = srp.encode_int(
-    srp.client_start(private_a=int.from_bytes(_bytes("a", 32), "big")).public_A
-)
-SERVER_PUBLIC_B = srp.encode_int(
-    srp.server_challenge(
-        int(VERIFIER, 16), private_b=int.from_bytes(_bytes("b", 32), "big")
-    ).public_B
-)
-M1 = _bytes("m1", 32).hex()
-M2 = _bytes("m2", 32).hex()
+VERIFIER = srp.encode_int(_VERIFIER)
+CLIENT_PUBLIC_A = srp.encode_int(_CLIENT_START.public_A)
+SERVER_PUBLIC_B = srp.encode_int(_CHALLENGE.public_B)
+M1 = _PROOF.M1.hex()
+M2 = _PROOF.expected_M2.hex()
 
 PROTECTED_ACCOUNT_KEY = _encstring("wrap", _bytes("account-key", 32), "vaultapi/v1/account-key")
 PROTECTED_PRIVATE_KEY = _encstring("account", _bytes("private-key", 32), "vaultapi/v1/private-key")
