@@ -166,7 +166,9 @@ class AuthEventPage(BaseModel):
     model_config = example_config({"events": [_AUTH_EVENT], "next_cursor": "48213"})
 
     events: list[AuthEventInfo]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page (older events); null at the end"
+    )
 
 
 class AuditEventInfo(BaseModel):
@@ -185,7 +187,9 @@ class AuditEventPage(BaseModel):
     model_config = example_config({"events": [_AUDIT_EVENT], "next_cursor": None})
 
     events: list[AuditEventInfo]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page (older events); null at the end"
+    )
 
 
 class Lockout(BaseModel):
