@@ -1,9 +1,10 @@
 """Swagger UI and ReDoc render in a real headless Chromium, fully offline.
 
 Every request the page makes must go to the app itself and succeed: no CDN,
-no online validator, no font service. Requires Debian's `chromium` package;
-`.ci/run` installs it and sets VAULTAPI_TEST_REQUIRE_BROWSER=1 so that these
-tests cannot be skipped there.
+no online validator, no font service. Swagger UI's Authorize dialog takes a
+bearer token and "Try it out" then calls the API with it. Requires Debian's
+`chromium` package; `.ci/run` installs it and sets
+VAULTAPI_TEST_REQUIRE_BROWSER=1 so that these tests cannot be skipped there.
 """
 
 from __future__ import annotations
@@ -150,3 +151,57 @@ async def test_redoc_renders_every_operation_offline(
 
 def test_operation_list_is_not_empty(server: RunningServer) -> None:
     assert len(operations(server)) >= 3, json.dumps(operations(server))
+
+
+async def test_swagger_ui_authorize_and_try_it_out_with_a_bearer_token(
+    server: RunningServer, browser_page: tuple[Any, PageTraffic]
+) -> None:
+    """The exploration path the README promises: log in (here with the reference
+    client; `vault token` prints the same token), paste the access token into
+    Swagger UI's Authorize dialog, try `GET /v1/account`, see this account."""
+    import httpx
+
+    from vaultapi import client
+    from vaultapi.crypto.kdf import MINIMUM_KDF
+
+    email = "swagger-explorer@example.com"  # not the schema examples' address
+    password = "correct horse battery staple"
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+        await client.register(http, email, password, kdf=MINIMUM_KDF)
+        login = await client.login(http, email, password)
+
+    page, traffic = browser_page
+    sent_authorization: list[bool] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent_authorization.append(
+                r.headers.get("authorization") == f"Bearer {login.access_token}"
+            )
+            if r.url == f"{server.base_url}/v1/account"
+            else None
+        ),
+    )
+    await page.goto(f"{server.base_url}/docs", wait_until="networkidle")
+    await page.wait_for_selector(".opblock", timeout=20_000)
+
+    await page.click("button.authorize")
+    dialog = page.locator(".auth-container").filter(has_text="accessToken")
+    await dialog.locator("input").fill(login.access_token)
+    await dialog.locator("button.authorize").click()
+    await dialog.get_by_text("Authorized").wait_for(timeout=10_000)
+    await page.click("button.btn-done")
+
+    operation = page.locator("#operations-account-getAccount")
+    await operation.locator(".opblock-summary").click()
+    # The documented example shows before anything runs...
+    await operation.get_by_text("alice@example.com").first.wait_for(timeout=10_000)
+    await operation.locator("button.try-out__btn").click()
+    await operation.locator("button.execute").click()
+    # ...and the live answer is this account's, with status 200.
+    live = operation.locator(".live-responses-table")
+    await live.get_by_text(email).first.wait_for(timeout=20_000)
+    status = await live.locator("tbody .response-col_status").first.inner_text()
+    assert status.strip() == "200"
+    assert sent_authorization == [True], "Swagger UI did not send the pasted bearer token"
+    assert_clean(traffic)

@@ -53,6 +53,15 @@ Zero-knowledge password-manager API. The master password never leaves the
 client: accounts log in with SRP-6a, and the vault holds only client-encrypted
 ciphertext. Every error is an RFC 9457 `application/problem+json` body with a
 stable `code`.
+
+Every response carries `X-Request-ID` (quote it when reporting a problem; a
+client may send its own), `Cache-Control: no-store` and the security headers
+(`X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`,
+`Content-Security-Policy`, ...). Any request may also get 413 (body too large)
+or, while a server shuts down, 503 with `Retry-After`. Other headers are
+documented on the responses that carry them: `ETag` (items, folders, sync),
+`Location` (created items and shares), `Retry-After` (429), `WWW-Authenticate`
+(401 for a missing or bad token).
 """
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from vaultapi.errors import PROBLEM_MEDIA_TYPE, ValidationFailed
 
@@ -55,6 +56,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for path_item in schema.get("paths", {}).values()
         for operation in path_item.values()
     )
+    _restore_examples(components)
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     if uses_validation:
@@ -63,6 +65,34 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for name, definition in _model_schemas(ValidationProblem).items():
             components.setdefault(name, definition)
     return schema
+
+
+def _schema_models() -> dict[str, type[BaseModel]]:
+    """Our request and response models by name (the component names FastAPI uses)."""
+    import vaultapi.schemas
+
+    found: dict[str, type[BaseModel]] = {}
+    pending = list(BaseModel.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.__module__.startswith(vaultapi.schemas.__name__ + "."):
+            found[model.__name__] = model
+    return found
+
+
+def _restore_examples(components: dict[str, Any]) -> None:
+    """Put back the `null`s of the models' examples.
+
+    FastAPI serializes the document with `exclude_none`, which also drops the
+    null members of examples, so an example of a required nullable field
+    (`deleted_at: null`) would no longer match its own schema."""
+    models = _schema_models()
+    for name, schema in components.items():
+        model = models.get(name)
+        extra = model.model_config.get("json_schema_extra") if model else None
+        if isinstance(extra, dict) and "examples" in extra and "examples" in schema:
+            schema["examples"] = extra["examples"]
 
 
 def _model_schemas(model: Any) -> dict[str, Any]:

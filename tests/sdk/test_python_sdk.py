@@ -34,6 +34,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import secrets
 import subprocess
 import sys
@@ -248,6 +249,14 @@ def test_every_generated_module_imports(sdk: ModuleType) -> None:
     operations = [n for n in names if n.startswith(f"{sdk.__name__}.api.") and n.count(".") == 3]
     document = json.loads(DOCUMENT.read_text())
     assert len(operations) == sum(len(item) for item in document["paths"].values())
+
+
+def test_generated_model_names_read_well(sdk: ModuleType) -> None:
+    """An inline enum or union member gets a made-up name (`...StatusType0`):
+    the contract names its enums as schemas so SDK users get `AccountStatus`."""
+    names = [name for name in dir(_models(sdk)) if name[:1].isupper()]
+    assert [name for name in names if re.search(r"Type\d+$", name)] == []
+    assert {"AccountStatus", "AuthOutcome", "ItemType"} <= set(names)
 
 
 def _etag(response: Any) -> str:

@@ -13,7 +13,9 @@ openapi/openapi.json by openapi-typescript and compiled with tsc on every run
   verified), creates, updates with If-Match, delta-syncs, trashes and purges;
   the Python reference client then logs into that account and decrypts what
   TypeScript encrypted (to the same plaintext bytes it would write itself),
-  and TypeScript decrypts an item the Python client made.
+  and TypeScript decrypts an item the Python client made;
+- it turns TOTP on, and finishes logins that stop at the second factor (202)
+  with a TOTP code it computes (equal to pyotp's) and with a recovery code.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from tests.support.cluster import cluster, fresh_database
@@ -77,7 +80,7 @@ def _node(built: Path, script: str, *args: str, stdin: str | None = None) -> Any
 def test_the_typescript_crypto_reproduces_the_vectors(built: Path) -> None:
     output = _run(["node", "--test", str(built / "test" / "vectors.test.js")])
     assert "# fail 0" in output
-    assert "# pass 9" in output
+    assert "# pass 10" in output
 
 
 def _hash_int(label: str) -> int:
@@ -182,3 +185,31 @@ async def test_the_typescript_client_against_a_real_server(
         assert back["item_id"] == str(made.id)
         assert (back["fields"], back["type"], back["revision"]) == (py_fields, "note", 1)
         assert back["synced"] == {kept: ts_fields, str(made.id): py_fields}
+
+
+@pytest.mark.slow
+async def test_the_typescript_client_finishes_a_login_with_a_second_factor(
+    built: Path, workdir: Path, database: str
+) -> None:
+    """TypeScript turns TOTP on, sees the login stop at 202, and finishes one
+    login with a TOTP code it computes (WebCrypto HMAC-SHA-1) and one with a
+    recovery code; its codes equal pyotp's."""
+    email, password = "ts.mfa@example.com", "correct horse battery staple"
+    at = [0, 59, 1_111_111_109, 1_795_154_539]
+    with cluster(workdir, database, size=1) as deployment:
+        account = {"email": email, "password": password, "at": at}
+        account["base_url"] = deployment.servers[0].base_url
+        ts = _node(built, "flow.js", "mfa", json.dumps(account))
+        assert ts["pending"] == {"methods": ["totp", "recovery_code"], "attempts_left": 3}
+        finished = {"account_id": ts["account_id"], "email": email}
+        assert ts["totp_login"] == finished
+        assert ts["recovery_login"] == finished
+        assert ts["sessions_differ"] is True
+        assert ts["recovery_codes"] == 10
+        assert ts["codes_at"] == {str(t): pyotp.TOTP(ts["secret"]).at(t) for t in at}
+
+        # The server really holds the factor: the Python client stops at it too.
+        async with deployment.http(0) as http:
+            with pytest.raises(client.SecondFactorRequired) as stopped:
+                await client.login(http, email, password)
+            assert stopped.value.pending.methods == ["totp", "recovery_code"]

@@ -1,7 +1,8 @@
 /**
  * A small vaultapi client: registration, SRP login (M2 checked before anything
- * else in the answer is trusted) and an encrypted vault (per-item keys, If-Match
- * revisions, delta sync). Requests go through openapi-fetch, typed by the
+ * else in the answer is trusted) finished with a second factor when the account
+ * has one (TOTP or a recovery code), TOTP enrolment, and an encrypted vault
+ * (per-item keys, If-Match revisions, delta sync). Requests go through openapi-fetch, typed by the
  * `paths` that openapi-typescript generates from openapi/openapi.json.
  */
 import createClient, { type Client } from "openapi-fetch";
@@ -11,6 +12,7 @@ import { type Bytes, fromBase64url, fromUtf8, normalizeEmail, toBase64url, toHex
 import { AAD_ACCOUNT_KEY, AAD_PRIVATE_KEY, decrypt, EncStringError, encrypt } from "./encstring.js";
 import { checkedKdf, DEFAULT_KDF, type KdfParams, srpPassword, subkeys } from "./kdf.js";
 import * as srp from "./srp.js";
+import { totp } from "./totp.js";
 
 export type Api = Client<paths>;
 type Schemas = components["schemas"];
@@ -36,8 +38,25 @@ export class ProblemError extends Error {
   }
 }
 
-/** The account has a second factor (a 202 at srp/verify); this client does not finish such logins. */
-export class SecondFactorRequired extends Error {}
+/** The password was right and M2 verified; the account wants its second factor
+ * (a 202 `MFARequiredResponse` at srp/verify) before it issues any token. */
+export interface PendingLogin {
+  mfaToken: string;
+  /** What can finish this login (`totp`, `webauthn`, `recovery_code`; more may come). */
+  methods: string[];
+  expiresIn: number;
+  attemptsLeft: number;
+}
+
+/** Finishes a pending login, e.g. by asking the user for the code their app shows. */
+export type SecondFactor = (pending: PendingLogin) => Promise<{ totp: string } | { recoveryCode: string }>;
+
+/** The account has a second factor and `login` was given no `secondFactor`. */
+export class SecondFactorRequired extends Error {
+  constructor(readonly pending: PendingLogin) {
+    super(`a second factor is required: one of ${pending.methods.join(", ")}`);
+  }
+}
 
 /** The data of a 2xx answer, or the problem as a ProblemError. */
 function ok<T>(result: { data?: T; error?: unknown; response: Response }): T {
@@ -95,8 +114,16 @@ export interface Session {
   accountKey: Bytes;
 }
 
-/** Sections 7.3 and 7.4: srp/start, Argon2id and the proof, srp/verify, M2, unwrap. */
-export async function login(baseUrl: string, email: string, password: string, deviceName = "typescript"): Promise<Session> {
+/** Sections 7.3 and 7.4: srp/start, Argon2id and the proof, srp/verify, M2, then
+ * (an account with a second factor) `secondFactor` and `mfa/totp` or
+ * `mfa/recovery-code`, and the account key unwrapped. */
+export async function login(
+  baseUrl: string,
+  email: string,
+  password: string,
+  deviceName = "typescript",
+  secondFactor?: SecondFactor,
+): Promise<Session> {
   const api = connect(baseUrl);
   const identity = normalizeEmail(email);
   const start = srp.clientStart();
@@ -112,9 +139,28 @@ export async function login(baseUrl: string, email: string, password: string, de
   const answer = ok(result) as Schemas["SRPVerifyResponse"] | Schemas["MFARequiredResponse"];
   srp.verifyServerProof(proof, answer.M2); // before anything else in the answer is trusted
   if (result.response.status === 202 || "mfa_required" in answer) {
-    throw new SecondFactorRequired("this account needs a second factor");
+    const required = answer as Schemas["MFARequiredResponse"];
+    const pending: PendingLogin = {
+      mfaToken: required.mfa_token,
+      methods: required.methods,
+      expiresIn: required.expires_in,
+      attemptsLeft: required.attempts_left,
+    };
+    if (secondFactor === undefined) throw new SecondFactorRequired(pending);
+    const factor = await secondFactor(pending);
+    const finished =
+      "totp" in factor
+        ? await api.POST("/v1/auth/mfa/totp", { body: { mfa_token: pending.mfaToken, code: factor.totp } })
+        : await api.POST("/v1/auth/mfa/recovery-code", {
+            body: { mfa_token: pending.mfaToken, code: factor.recoveryCode },
+          });
+    return sessionOf(baseUrl, ok(finished), wrapKey);
   }
-  const verified = answer as Schemas["SRPVerifyResponse"];
+  return sessionOf(baseUrl, answer as Schemas["SRPVerifyResponse"], wrapKey);
+}
+
+/** The tokens of a finished login, and the account key unwrapped (memory only). */
+async function sessionOf(baseUrl: string, verified: Schemas["LoginResponse"], wrapKey: Bytes): Promise<Session> {
   let accountKey: Bytes;
   try {
     accountKey = await decrypt(wrapKey, verified.keys.protected_account_key, AAD_ACCOUNT_KEY);
@@ -129,6 +175,22 @@ export async function login(baseUrl: string, email: string, password: string, de
     refreshToken: verified.refresh_token,
     accountKey,
   };
+}
+
+/** Turns TOTP on: enrol, then confirm with the code for now, computed from the
+ * secret as an authenticator app would. Returns the secret and, for the first
+ * second factor of the account, its recovery codes (shown this once). */
+export async function enableTotp(
+  session: Session,
+  nowSeconds: number = Date.now() / 1000,
+): Promise<{ secret: string; recoveryCodes: string[] }> {
+  const enrolment = ok(await session.api.POST("/v1/account/mfa/totp"));
+  const enabled = ok(
+    await session.api.POST("/v1/account/mfa/totp/confirm", {
+      body: { code: await totp(enrolment.secret, nowSeconds) },
+    }),
+  );
+  return { secret: enrolment.secret, recoveryCodes: enabled.recovery_codes ?? [] };
 }
 
 export interface Item {

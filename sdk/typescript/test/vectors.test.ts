@@ -11,6 +11,7 @@ import { decrypt, EncStringError, encrypt } from "../src/encstring.js";
 import { checkedKdf, hkdf, KdfError, masterKey, MINIMUM_KDF, srpPassword, subkeys } from "../src/kdf.js";
 import * as srp from "../src/srp.js";
 import { itemJson } from "../src/client.js";
+import { base32Decode, totp, TotpError } from "../src/totp.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../../../docs/vectors/v1.json", import.meta.url), "utf-8"));
 const hex = (n: bigint, width = srp.HEX_WIDTH): string => n.toString(16).padStart(width, "0");
@@ -134,4 +135,23 @@ test("encstring: malformed or altered values are refused", async () => {
 
 test("item JSON: compact, sorted, non-ASCII escaped like the reference client", () => {
   assert.equal(itemJson({ b: "é", a: { z: 1, y: ["✓"] } }), '{"a":{"y":["\\u2713"],"z":1},"b":"\\u00e9"}');
+});
+
+test("totp: RFC 6238 appendix B (SHA-1), through base32 and HOTP", async () => {
+  // The RFC's key is the ASCII "12345678901234567890"; apps are given it in base32.
+  const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+  assert.deepEqual(base32Decode(secret), utf8("12345678901234567890"));
+  const expected: [number, string][] = [
+    [59, "94287082"],
+    [1111111109, "07081804"],
+    [1111111111, "14050471"],
+    [1234567890, "89005924"],
+    [2000000000, "69279037"],
+    [20000000000, "65353130"],
+  ];
+  for (const [time, code] of expected) {
+    assert.equal(await totp(secret, time, 8), code);
+    assert.equal(await totp(secret, time), code.slice(2)); // the 6 digits the server uses
+  }
+  assert.throws(() => base32Decode("not base32!"), TotpError);
 });

@@ -8,17 +8,32 @@
  *     (412), delta sync, trash and purge (tombstone in the next delta)
  *   node dist/tools/flow.js read '{"base_url": …, "email": …, "password": …, "item_id": …}'
  *     log in to an account and decrypt one item (one the Python client made)
+ *   node dist/tools/flow.js mfa '{"base_url": …, "email": …, "password": …, "at": [unix seconds…]}'
+ *     register, turn TOTP on, see a login stop at the second factor (202), finish
+ *     one with a TOTP code and one with a recovery code; plus the codes at `at`
+ *     (compared with pyotp by the test)
  */
 import assert from "node:assert/strict";
 
-import { connect, login, ProblemError, register, Vault } from "../src/client.js";
+import {
+  connect,
+  enableTotp,
+  login,
+  ProblemError,
+  register,
+  SecondFactorRequired,
+  type Session,
+  Vault,
+} from "../src/client.js";
 import { MINIMUM_KDF } from "../src/kdf.js";
+import { PERIOD_SECONDS, totp } from "../src/totp.js";
 
 interface Args {
   base_url: string;
   email: string;
   password: string;
   item_id?: string;
+  at?: number[];
 }
 
 async function write(args: Args): Promise<unknown> {
@@ -89,8 +104,48 @@ async function read(args: Args): Promise<unknown> {
   };
 }
 
+async function accountEmail(session: Session): Promise<string> {
+  const { data } = await session.api.GET("/v1/account");
+  return data!.email;
+}
+
+async function mfa(args: Args): Promise<unknown> {
+  const accountId = await register(connect(args.base_url), args.email, args.password, MINIMUM_KDF);
+  const first = await login(args.base_url, args.email, args.password);
+  const { secret, recoveryCodes } = await enableTotp(first);
+
+  let stopped: SecondFactorRequired | undefined;
+  try {
+    await login(args.base_url, args.email, args.password);
+  } catch (error) {
+    if (!(error instanceof SecondFactorRequired)) throw error;
+    stopped = error;
+  }
+  assert.ok(stopped, "a login of an account with TOTP must stop at the second factor");
+
+  // The confirmation used this step's code, and a code is good once: the next
+  // step's code is within the server's accepted drift and not yet used.
+  const withTotp = await login(args.base_url, args.email, args.password, "typescript totp", async (pending) => {
+    assert.ok(pending.methods.includes("totp"));
+    return { totp: await totp(secret, Date.now() / 1000 + PERIOD_SECONDS) };
+  });
+  const withRecovery = await login(args.base_url, args.email, args.password, "typescript recovery", async () => ({
+    recoveryCode: recoveryCodes[0]!,
+  }));
+  return {
+    account_id: accountId,
+    secret,
+    recovery_codes: recoveryCodes.length,
+    pending: { methods: stopped.pending.methods, attempts_left: stopped.pending.attemptsLeft },
+    totp_login: { account_id: withTotp.accountId, email: await accountEmail(withTotp) },
+    recovery_login: { account_id: withRecovery.accountId, email: await accountEmail(withRecovery) },
+    sessions_differ: new Set([first.sessionId, withTotp.sessionId, withRecovery.sessionId]).size === 3,
+    codes_at: Object.fromEntries(await Promise.all((args.at ?? []).map(async (t) => [t, await totp(secret, t)]))),
+  };
+}
+
 const [command, json] = process.argv.slice(2);
-const commands: Record<string, (args: Args) => Promise<unknown>> = { write, read };
+const commands: Record<string, (args: Args) => Promise<unknown>> = { write, read, mfa };
 const run = commands[command ?? ""];
 if (!run || !json) {
   process.stderr.write("usage: flow.js write|read '<json arguments>'\n");

@@ -8,13 +8,13 @@ import io
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from vaultapi.api.deps import AdminDep, ClientDep, CurrentDep, RuntimeDep, SessionDep
-from vaultapi.api.responses import problem_responses
+from vaultapi.api.responses import CONTENT_DISPOSITION, problem_responses
 from vaultapi.db.models import Account, AuditEvent, AuthEvent, IPRule
 from vaultapi.db.repositories.admin import AccountFilter, AuditRepository, AuthEventFilter
 from vaultapi.errors import (
@@ -82,7 +82,7 @@ async def list_accounts(
     email_prefix: Annotated[str | None, Query(max_length=254)] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-    account_status: Annotated[Literal["active", "disabled"] | None, Query(alias="status")] = None,
+    account_status: Annotated[schemas.AccountStatus | None, Query(alias="status")] = None,
     has_second_factor: bool | None = None,
     last_login_from: datetime | None = None,
     last_login_to: datetime | None = None,
@@ -93,7 +93,7 @@ async def list_accounts(
         email_prefix=email_prefix.strip().lower() if email_prefix else None,
         created_from=created_from,
         created_to=created_to,
-        status=account_status,
+        status=account_status.value if account_status else None,
         has_mfa=has_second_factor,
         last_login_from=last_login_from,
         last_login_to=last_login_to,
@@ -208,7 +208,7 @@ async def delete_account(
 # -- the authentication log -----------------------------------------------------------
 
 
-Outcome = Annotated[Literal["success", "failure", "blocked"] | None, Query()]
+Outcome = Annotated[schemas.AuthOutcome | None, Query()]
 Network = Annotated[str | None, Query(max_length=49, description="CIDR, e.g. 203.0.113.0/24")]
 Address = Annotated[str | None, Query(max_length=45)]
 Action = Annotated[str | None, Query(max_length=32)]
@@ -228,7 +228,7 @@ async def get_auth_filter(
         account_id=account_id,
         ip=ip,
         network=normalized_network(network) if network else None,
-        outcome=outcome,
+        outcome=outcome.value if outcome else None,
         action=action,
         since=since,
         until=until,
@@ -269,6 +269,11 @@ async def list_auth_events(
 
 
 CSV_COLUMNS = ("id", "at", "ip", "user_agent", "account_id", "action", "outcome", "reason")
+CSV_EXAMPLE = (
+    ",".join(CSV_COLUMNS)
+    + "\r\n48213,2026-11-21T06:02:19.115973+00:00,203.0.113.7,vaultapi-client/0.1 (python-httpx),"
+    "0b7c9f2e-3c1a-4d5e-9f60-7a8b9c0d1e2f,srp_verify,failure,bad_proof\r\n"
+)
 
 
 def _csv_safe(value: str) -> str:
@@ -283,7 +288,11 @@ def _csv_safe(value: str) -> str:
     summary="The filtered authentication log as CSV (newest first)",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+            "description": "CSV",
+            "headers": CONTENT_DISPOSITION,
+        },
         **problem_responses(*ADMIN_ERRORS, BadRequest),
     },
 )

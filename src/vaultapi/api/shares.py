@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request, Response, status
 
 from vaultapi.api.deps import ClientDep, CurrentDep, SessionDep, SettingsDep
-from vaultapi.api.responses import problem_responses
+from vaultapi.api.responses import SHARE_LOCATION, problem_responses, with_headers
 from vaultapi.db.models import Share
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
@@ -70,9 +70,12 @@ def status_out(share: Share) -> schemas.ShareStatus:
     operation_id="createShare",
     summary="Share an encrypted secret for a limited time and number of views",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(
-        *AUTH, InvalidCiphertext, ShareOutOfRange, ItemExists, LimitReached, ValidationFailed
-    ),
+    responses={
+        **with_headers(201, SHARE_LOCATION),
+        **problem_responses(
+            *AUTH, InvalidCiphertext, ShareOutOfRange, ItemExists, LimitReached, ValidationFailed
+        ),
+    },
 )
 async def create_share(
     body: schemas.ShareCreate,

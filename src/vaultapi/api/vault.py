@@ -25,7 +25,7 @@ from vaultapi.api.deps import (
     SettingsDep,
 )
 from vaultapi.api.presenters import account_kdf
-from vaultapi.api.responses import problem_responses
+from vaultapi.api.responses import ETAG, LOCATION, SYNC_ETAG, problem_responses, with_headers
 from vaultapi.db.direct import Db
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion
 from vaultapi.db.repositories.vault import ITEM_COLUMNS, VaultReader
@@ -157,7 +157,10 @@ async def list_items(
     operation_id="createItem",
     summary="Add an item (the client chooses its id)",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(*WRITE_ERRORS, ItemExists, LimitReached),
+    responses={
+        **with_headers(201, ETAG, LOCATION),
+        **problem_responses(*WRITE_ERRORS, ItemExists, LimitReached),
+    },
 )
 async def create_item(
     body: schemas.ItemCreate, vault: VaultDep, request: Request, response: Response
@@ -173,7 +176,7 @@ async def create_item(
     operation_id="getItem",
     summary="One item, with its revision as ETag",
     response_model=schemas.Item,
-    responses=problem_responses(*AUTH, NotFound, ValidationFailed),
+    responses={**with_headers(200, ETAG), **problem_responses(*AUTH, NotFound, ValidationFailed)},
 )
 async def get_item(
     item_id: uuid.UUID, token: BearerTokenDep, runtime: RuntimeDep, request: Request
@@ -196,7 +199,7 @@ async def get_item(
     "/items/{item_id}",
     operation_id="updateItem",
     summary="Replace an item's fields (If-Match: its current ETag)",
-    responses=problem_responses(*CHANGE_ERRORS),
+    responses={**with_headers(200, ETAG), **problem_responses(*CHANGE_ERRORS)},
 )
 async def update_item(
     item_id: uuid.UUID,
@@ -214,7 +217,7 @@ async def update_item(
     "/items/{item_id}",
     operation_id="trashItem",
     summary="Move an item to the trash (If-Match)",
-    responses=problem_responses(*CHANGE_ERRORS),
+    responses={**with_headers(200, ETAG), **problem_responses(*CHANGE_ERRORS)},
 )
 async def trash_item(
     item_id: uuid.UUID, expected: ExpectedDep, vault: VaultDep, response: Response
@@ -228,7 +231,7 @@ async def trash_item(
     "/items/{item_id}/restore",
     operation_id="restoreItem",
     summary="Bring an item back from the trash (If-Match)",
-    responses=problem_responses(*CHANGE_ERRORS),
+    responses={**with_headers(200, ETAG), **problem_responses(*CHANGE_ERRORS)},
 )
 async def restore_item(
     item_id: uuid.UUID, expected: ExpectedDep, vault: VaultDep, response: Response
@@ -278,7 +281,10 @@ async def list_folders(vault: VaultDep) -> schemas.FolderList:
     operation_id="createFolder",
     summary="Add a folder (the client chooses its id)",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(*WRITE_ERRORS, ItemExists, LimitReached),
+    responses={
+        **with_headers(201, ETAG),
+        **problem_responses(*WRITE_ERRORS, ItemExists, LimitReached),
+    },
 )
 async def create_folder(
     body: schemas.FolderCreate, vault: VaultDep, response: Response
@@ -292,7 +298,7 @@ async def create_folder(
     "/folders/{folder_id}",
     operation_id="renameFolder",
     summary="Rename a folder (If-Match)",
-    responses=problem_responses(*CHANGE_ERRORS),
+    responses={**with_headers(200, ETAG), **problem_responses(*CHANGE_ERRORS)},
 )
 async def rename_folder(
     folder_id: uuid.UUID,
@@ -365,7 +371,11 @@ async def export_vault(vault: VaultDep, current: CurrentDep) -> schemas.Export:
     summary="Everything changed since a cursor (or everything), and the new cursor",
     response_model=schemas.Sync,
     responses={
-        304: {"description": "Nothing changed since the ETag sent in If-None-Match"},
+        **with_headers(200, SYNC_ETAG),
+        304: {
+            "description": "Nothing changed since the ETag sent in If-None-Match",
+            "headers": SYNC_ETAG,
+        },
         **problem_responses(*AUTH, ValidationFailed),
     },
 )

@@ -9,15 +9,17 @@ class Problem(BaseModel):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
-            "example": {
-                "type": "urn:vaultapi:problem:not_found",
-                "title": "Not found",
-                "status": 404,
-                "code": "not_found",
-                "detail": "No route matches GET /v1/nothing",
-                "instance": "/v1/nothing",
-                "request_id": "5b0c6f3e9a7d4c21b8e0f1a2c3d4e5f6",
-            }
+            "examples": [
+                {
+                    "type": "urn:vaultapi:problem:not_found",
+                    "title": "Not found",
+                    "status": 404,
+                    "code": "not_found",
+                    "detail": "No route matches GET /v1/nothing",
+                    "instance": "/v1/nothing",
+                    "request_id": "5b0c6f3e9a7d4c21b8e0f1a2c3d4e5f6",
+                }
+            ]
         },
     )
 
@@ -31,10 +33,35 @@ class Problem(BaseModel):
 
 
 class FieldError(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}]
+        }
+    )
+
     loc: list[str | int] = Field(description="Where the error is: `body`, `query`, … then the path")
     msg: str
     type: str
 
 
 class ValidationProblem(Problem):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "urn:vaultapi:problem:validation_failed",
+                    "title": "Request validation failed",
+                    "status": 422,
+                    "code": "validation_failed",
+                    "detail": "The request does not match the schema",
+                    "instance": "/v1/auth/prelogin",
+                    "request_id": "5b0c6f3e9a7d4c21b8e0f1a2c3d4e5f6",
+                    "errors": [
+                        {"loc": ["body", "email"], "msg": "Field required", "type": "missing"}
+                    ],
+                }
+            ]
+        }
+    )
+
     errors: list[FieldError]

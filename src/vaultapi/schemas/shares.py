@@ -10,7 +10,24 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vaultapi.schemas import examples as ex
+from vaultapi.schemas.examples import example_config
+
 PROOF_PATTERN = r"^[0-9a-f]{64}$"
+_STATUS = {
+    "id": ex.SHARE_ID,
+    "state": "active",
+    "protected": True,
+    "created_at": ex.UPDATED_AT,
+    "expires_at": "2026-11-22T06:02:19.115973Z",
+    "max_views": 3,
+    "views_used": 1,
+    "views_left": 2,
+    "failed_proofs": 0,
+    "last_opened_at": ex.LATER,
+    "revoked_at": None,
+    "locked_at": None,
+}
 
 
 class Strict(BaseModel):
@@ -18,6 +35,16 @@ class Strict(BaseModel):
 
 
 class ShareCreate(Strict):
+    model_config = example_config(
+        {
+            "id": ex.SHARE_ID,
+            "ciphertext": ex.SHARE_CIPHERTEXT,
+            "expires_in_minutes": 1440,
+            "max_views": 3,
+            "access_proof": ex.ACCESS_PROOF,
+        }
+    )
+
     id: uuid.UUID = Field(description="Chosen by the client: it is the ciphertext's AAD")
     ciphertext: str = Field(
         description="EncString of the secret under the share's key, aad = share id "
@@ -48,6 +75,8 @@ class ShareState(StrEnum):
 class ShareStatus(BaseModel):
     """What the owner sees: never the ciphertext."""
 
+    model_config = example_config(_STATUS)
+
     id: uuid.UUID
     state: str = Field(
         description="Why it can or cannot be opened now: `active`, `expired`, `used_up`, "
@@ -66,16 +95,29 @@ class ShareStatus(BaseModel):
 
 
 class ShareList(BaseModel):
+    model_config = example_config({"shares": [_STATUS]})
+
     shares: list[ShareStatus] = Field(description="Newest first; purged once expired")
 
 
 class ShareOpenRequest(Strict):
+    model_config = example_config({"access_proof": ex.ACCESS_PROOF})
+
     access_proof: str | None = Field(
         default=None, pattern=PROOF_PATTERN, description="Required for protected shares"
     )
 
 
 class OpenedShare(BaseModel):
+    model_config = example_config(
+        {
+            "id": ex.SHARE_ID,
+            "ciphertext": ex.SHARE_CIPHERTEXT,
+            "expires_at": "2026-11-22T06:02:19.115973Z",
+            "views_left": 1,
+        }
+    )
+
     id: uuid.UUID
     ciphertext: str = Field(description="EncString: decrypt with the key from the link")
     expires_at: datetime
@@ -83,6 +125,8 @@ class OpenedShare(BaseModel):
 
 
 class ShareAccessEntry(BaseModel):
+    model_config = example_config({"at": ex.LATER, "ip": "198.51.100.23", "outcome": "opened"})
+
     at: datetime
     ip: str
     outcome: str = Field(
@@ -91,4 +135,13 @@ class ShareAccessEntry(BaseModel):
 
 
 class ShareAccessLog(BaseModel):
+    model_config = example_config(
+        {
+            "entries": [
+                {"at": ex.LATER, "ip": "198.51.100.23", "outcome": "wrong_proof"},
+                {"at": ex.LATER, "ip": "198.51.100.23", "outcome": "opened"},
+            ]
+        }
+    )
+
     entries: list[ShareAccessEntry] = Field(description="Oldest first")
