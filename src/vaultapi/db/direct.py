@@ -93,6 +93,14 @@ class Db:
         self._transaction: Any = None
         self._broken = False
 
+    @property
+    def on_asyncpg(self) -> bool:
+        """Statements go to asyncpg as compiled here (PostgreSQL, no ORM
+        session). Only then do multi-table statements of data-modifying CTEs
+        run as written: SQLAlchemy's own execution would add the parameters
+        named like columns to the DML inside them."""
+        return self.is_postgresql and self._session is None
+
     @classmethod
     @contextlib.asynccontextmanager
     async def reading(cls, engine: AsyncEngine) -> AsyncIterator[Db]:

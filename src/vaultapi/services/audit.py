@@ -26,7 +26,12 @@ async def record(
     await AuditRepository(session).record(account_id, action, ip=client.ip, detail=detail)
 
 
+def login_device(client: ClientInfo, device_name: str) -> str:
+    """What the audit log calls the device of a login."""
+    return (device_name or client.user_agent)[:128]
+
+
 async def record_login(db: Db, client: ClientInfo, account_id: uuid.UUID, device_name: str) -> None:
     """`login`, or `new_device` the first time a device name logs in."""
-    device = (device_name or client.user_agent)[:128]
+    device = login_device(client, device_name)
     await LoginAudit(db).record_login(account_id, ip=client.ip, device=device)

@@ -51,7 +51,6 @@ from vaultapi.errors import (
 )
 from vaultapi.runtime import Runtime
 from vaultapi.schemas import auth as schemas
-from vaultapi.services import audit
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account, fake_kdf_salt
@@ -292,7 +291,7 @@ class AuthService:
             await self._event("srp_verify", "success", "mfa_required", account.id)
             return Login(server_proof=server_proof, account=account, tokens=None, pending=pending)
         await self.guard.record_success(identity)
-        tokens = await sessions.create(account, device_name=device_name, now=now)
-        await self._event("srp_verify", "success", account_id=account.id)
-        await audit.record_login(self.db, self.client, account.id, device_name)
+        tokens = await sessions.finish_login(
+            account, device_name=device_name, now=now, action="srp_verify"
+        )
         return Login(server_proof=server_proof, account=account, tokens=tokens)

@@ -440,12 +440,8 @@ class SecondStep(_Base):
             )
         await self.repo.delete_challenge(token_hash)
         await self.guard.record_success(account.email)
-        tokens = await self.sessions.issuer.create(
-            account, device_name=challenge.device_name, now=now
-        )
-        await self._event(action, "success", "", account.id)
-        await audit.record_login(
-            Db.of_session(self.db), self.client, account.id, challenge.device_name
+        tokens = await self.sessions.issuer.finish_login(
+            account, device_name=challenge.device_name, now=now, action=action
         )
         return account, tokens
 

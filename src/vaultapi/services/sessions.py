@@ -31,6 +31,7 @@ from vaultapi.db.repositories.accounts import LoginAccount, LoginAccounts
 from vaultapi.db.repositories.auth import (
     AuthEventRepository,
     DeviceSessionWrites,
+    FinishedLogins,
     RefreshTokenRepository,
     SessionLookup,
     SessionRepository,
@@ -38,6 +39,7 @@ from vaultapi.db.repositories.auth import (
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
     AccountDisabled,
+    InvalidCredentials,
     InvalidToken,
     NotFound,
     RecentAuthRequired,
@@ -109,6 +111,7 @@ class SessionIssuer:
     and how a refresh continues. Direct database access (`vaultapi.db.direct`)."""
 
     def __init__(self, db: Db, runtime: Runtime, client: ClientInfo) -> None:
+        self.db = db
         self.runtime = runtime
         self.settings = runtime.settings.auth
         self.client = client
@@ -172,6 +175,45 @@ class SessionIssuer:
             account.id, keep=self.settings.max_sessions_per_account, now=now, reason="session_limit"
         )
         return await self.tokens(account.id, account.role, session_id, now)
+
+    async def finish_login(
+        self, account: LoginAccount | Account, *, device_name: str, now: datetime, action: str
+    ) -> IssuedTokens:
+        """How a complete login ends (the password, and the second factor if the
+        account has one): `create`, then the authentication log's success for
+        `action` and the audit entry. On the direct PostgreSQL path (login) all
+        of it is one statement (`FinishedLogins`): a login is the hot path, and
+        each statement a round trip. The caller holds the identity's abuse
+        counter (`lock_and_check`)."""
+        if not self.db.on_asyncpg:
+            tokens = await self.create(account, device_name=device_name, now=now)
+            await AuthEventRepository(self.db).record(
+                self.client.ip, self.client.user_agent, action, "success", "", account.id
+            )
+            await audit.record_login(self.db, self.client, account.id, device_name)
+            return tokens
+        session_id, refresh_token = uuid.uuid4(), new_refresh_token()
+        opened = await FinishedLogins(self.db).record(
+            session_id=session_id,
+            account_id=account.id,
+            device_name=device_name or self.client.user_agent[:128],
+            ip=self.client.ip,
+            user_agent=self.client.user_agent,
+            now=now,
+            expires_at=now + timedelta(days=self.settings.refresh_token_ttl_days),
+            token_hash=refresh_token_hash(refresh_token),
+            keep_sessions=self.settings.max_sessions_per_account,
+            action=action,
+            audit_device=audit.login_device(self.client, device_name),
+        )
+        if not opened:
+            raise InvalidCredentials("Wrong e-mail or password", keep_changes=True)
+        return IssuedTokens(
+            session_id=session_id,
+            access_token=self.access_token(account.id, account.role, session_id, now),
+            expires_in=self.settings.access_token_ttl_seconds,
+            refresh_token=refresh_token,
+        )
 
     async def step_up(self, caller: Caller, role: str, now: datetime) -> IssuedTokens:
         """A fresh proof on an existing session: it counts as recent

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import CIDR as _CIDR
 from sqlalchemy.dialects.postgresql import INET as _INET
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -64,10 +65,13 @@ _SEEN_DEVICE = exists().where(
 )
 _AUDIT_COLUMNS = ("at", "account_id", "actor_id", "action", "ip", "detail")
 _INSERT_AUDIT = Query(insert(_AUDIT).values({name: bindparam(name) for name in _AUDIT_COLUMNS}))
-_INSERT_LOGIN_AUDIT = Query(
-    # One statement: the device lookup and the entry it decides (a login is
-    # the hot path, and each statement is a round trip).
-    insert(_AUDIT).from_select(
+
+
+def login_audit_insert() -> Insert:
+    """The audit entry of a finished login, `login` or `new_device` (the first
+    time this device name logs in), decided inside the INSERT: one statement.
+    Parameters: `at`, `account_id`, `ip`, `detail`."""
+    return insert(_AUDIT).from_select(
         list(_AUDIT_COLUMNS),
         select(
             bindparam("at", type_=_AUDIT.c.at.type),
@@ -78,7 +82,9 @@ _INSERT_LOGIN_AUDIT = Query(
             bindparam("detail", type_=_AUDIT.c.detail.type),
         ),
     )
-)
+
+
+_INSERT_LOGIN_AUDIT = Query(login_audit_insert())
 _LIVE_IP_RULES = Query(
     select(_IP_RULES.c.network, _IP_RULES.c.action, _IP_RULES.c.expires_at)
     .where(or_(_IP_RULES.c.expires_at.is_(None), _IP_RULES.c.expires_at > bindparam("now")))

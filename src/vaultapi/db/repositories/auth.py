@@ -7,13 +7,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Executable,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import Account, AuthEvent, RefreshToken, Session, SRPHandshake
 from vaultapi.db.repositories import rowcount, sa_table
+from vaultapi.db.repositories.admin import login_audit_insert
 from vaultapi.db.types import utcnow
 from vaultapi.metrics import AUTH_EVENTS
 
@@ -156,39 +165,34 @@ class SessionLookup:
         return await self.db.fetchrow(_LIVE_SESSION, session_id=session_id, now=now)
 
 
-_INSERT_SESSION = Query(
-    insert(_S).values(
-        {
-            name: bindparam(name)
-            for name in (
-                "id",
-                "account_id",
-                "device_name",
-                "created_ip",
-                "last_ip",
-                "created_at",
-                "last_used_at",
-                "last_auth_at",
-                "expires_at",
-            )
-        }
-    )
+_SESSION_COLUMNS = (
+    "id",
+    "account_id",
+    "device_name",
+    "created_ip",
+    "last_ip",
+    "created_at",
+    "last_used_at",
+    "last_auth_at",
+    "expires_at",
 )
+_INSERT_SESSION = Query(insert(_S).values({name: bindparam(name) for name in _SESSION_COLUMNS}))
+
+
+def _beyond_newest(owner: Any, keep: Any, now: Any) -> Any:
+    """The ids of `owner`'s live sessions after the `keep` most recently used."""
+    return (
+        select(_S.c.id)
+        .where(_S.c.account_id == owner, _S.c.revoked_at.is_(None), _S.c.expires_at > now)
+        .order_by(_S.c.last_used_at.desc(), _S.c.id)
+        .offset(keep)
+        .scalar_subquery()
+    )
+
+
 _KEEP_NEWEST = Query(
     update(_S)
-    .where(
-        _S.c.id.in_(
-            select(_S.c.id)
-            .where(
-                _S.c.account_id == bindparam("owner"),
-                _S.c.revoked_at.is_(None),
-                _S.c.expires_at > bindparam("now"),
-            )
-            .order_by(_S.c.last_used_at.desc(), _S.c.id)
-            .offset(bindparam("keep"))
-            .scalar_subquery()
-        )
-    )
+    .where(_S.c.id.in_(_beyond_newest(bindparam("owner"), bindparam("keep"), bindparam("now"))))
     .values(revoked_at=bindparam("now"), revoke_reason=bindparam("reason"))
 )
 _REAUTHENTICATED = Query(
@@ -305,3 +309,128 @@ class AuthEventRepository:
             outcome=outcome,
             reason=reason,
         )
+
+
+def _finished_login() -> Executable:
+    """PostgreSQL: everything a finished login writes, as one statement of
+    data-modifying CTEs: the account's `last_login_at`, the new session, its
+    refresh token, the session limit, the authentication log entry and the
+    audit entry. Answers the number of sessions opened: 0 when the account
+    is gone. Only for `Db.on_asyncpg`.
+
+    The sub-statements see the database as it was when the statement began:
+    the session limit is applied to the other sessions with `keep - 1` (the
+    new one is the most recently used). That snapshot is exact because logins
+    of one account reach this statement one at a time: each holds the
+    identity's abuse counter, locked by `AbuseGuard.lock_and_check` in an
+    earlier statement of its transaction, so the snapshot already shows the
+    previous login's session."""
+    now = bindparam("now", type_=_S.c.created_at.type)
+    account = bindparam("account_id", type_=_A.c.id.type)
+    ip = bindparam("ip", type_=_S.c.created_ip.type)
+    touched = (
+        update(_A)
+        .where(_A.c.id == account)
+        .values(last_login_at=now)
+        .returning(_A.c.id)
+        .cte("touched")
+    )
+    opened = (
+        insert(_S)
+        .from_select(
+            list(_SESSION_COLUMNS),
+            select(
+                bindparam("session_id", type_=_S.c.id.type),
+                touched.c.id,
+                bindparam("device_name", type_=_S.c.device_name.type),
+                ip,
+                ip,
+                now,
+                now,
+                now,
+                bindparam("expires_at", type_=_S.c.expires_at.type),
+            ),
+        )
+        .returning(_S.c.id)
+        .cte("opened")
+    )
+    refreshed = (
+        insert(_R)
+        .from_select(
+            ["token_hash", "session_id", "created_at"],
+            select(bindparam("token_hash", type_=_R.c.token_hash.type), opened.c.id, now),
+        )
+        .cte("refreshed")
+    )
+    limited = (
+        update(_S)
+        .where(_S.c.id.in_(_beyond_newest(account, bindparam("keep_others"), now)))
+        .values(revoked_at=now, revoke_reason="session_limit")
+        .cte("limited")
+    )
+    logged = (
+        insert(_E)
+        .values(
+            at=now,
+            ip=ip,
+            user_agent=bindparam("user_agent", type_=_E.c.user_agent.type),
+            account_id=account,
+            action=bindparam("action", type_=_E.c.action.type),
+            outcome="success",
+            reason="",
+        )
+        .cte("logged")
+    )
+    audited = login_audit_insert().cte("audited")
+    return (
+        select(func.count().label("opened"))
+        .select_from(opened)
+        .add_cte(touched, refreshed, limited, logged, audited)
+    )
+
+
+_FINISHED_LOGIN = Query(_finished_login())
+
+
+class FinishedLogins:
+    """A finished login's writes in one statement, on the direct PostgreSQL
+    path (see `_finished_login`); elsewhere the caller writes them one by one."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def record(
+        self,
+        *,
+        session_id: uuid.UUID,
+        account_id: uuid.UUID,
+        device_name: str,
+        ip: str,
+        user_agent: str,
+        now: datetime,
+        expires_at: datetime,
+        token_hash: bytes,
+        keep_sessions: int,
+        action: str,
+        audit_device: str,
+    ) -> bool:
+        """False when the account no longer exists (nothing is written then)."""
+        row = await self.db.fetchrow(
+            _FINISHED_LOGIN,
+            session_id=session_id,
+            account_id=account_id,
+            device_name=device_name,
+            ip=ip,
+            user_agent=user_agent,
+            now=now,
+            at=now,
+            expires_at=expires_at,
+            token_hash=token_hash,
+            keep_others=keep_sessions - 1,
+            action=action,
+            detail=audit_device[:256],
+        )
+        opened = bool(row and row["opened"])
+        if opened:
+            AUTH_EVENTS.labels(action, "success").inc()
+        return opened
