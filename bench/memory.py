@@ -1,0 +1,34 @@
+"""Resident memory of each idle worker: VmRSS from /proc right after
+`vaultapi serve` answers /readyz, before any benchmark ran (the figure under
+load comes from bench/throughput.py, which samples while wrk runs). No issue
+sets a memory target: the figures are for capacity planning.
+
+    .venv/bin/python -m bench.memory
+"""
+
+from __future__ import annotations
+
+from bench._support import Row, Sizes, mib, status_kib, worker_pids
+from tests.support.servers import RunningServer
+
+SECTION = "Worker memory (VmRSS)"
+
+
+def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
+    pids = worker_pids(server.process.pid)
+    resident = [status_kib(pid, "VmRSS") for pid in pids]
+    return [
+        Row(
+            "memory.idle",
+            SECTION,
+            f"resident per idle worker, after start (largest of {len(pids)})",
+            mib(max(resident)),
+            "MiB",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    from bench.all import run_alone
+
+    run_alone("memory")
