@@ -4,14 +4,17 @@ PostgreSQL database with real workers, and what /proc says about them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support import databases
@@ -137,8 +140,38 @@ def fresh_postgres(prefix: str) -> Iterator[str]:
         asyncio.run(_admin(databases.drop_database, name))
 
 
+@dataclass(frozen=True)
+class BenchServer:
+    """`vaultapi serve` under test: where it listens, its worker processes,
+    and the name of its database (to find that database's backends)."""
+
+    server: RunningServer
+    workers: list[int]
+    database: str
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def cpu(self) -> CpuSnapshot:
+        return CpuSnapshot.take(self.workers, database_backend_pids(self.database))
+
+    def settle(self, timeout: float = 20.0) -> None:
+        """Wait until the workers are idle (under 10 % of a core for 0.5 s):
+        requests a load generator left in flight must not be billed to the
+        next measurement."""
+        deadline = time.monotonic() + timeout
+        before = total_cpu_seconds(self.workers)
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = total_cpu_seconds(self.workers)
+            if now - before < 0.05:
+                return
+            before = now
+
+
 @contextmanager
-def server_on_fresh_postgres(workers: int, prefix: str) -> Iterator[RunningServer]:
+def server_on_fresh_postgres(workers: int, prefix: str) -> Iterator[BenchServer]:
     """`vaultapi serve --workers N` on a new database, dropped afterwards.
     Per-IP limits are lifted: every request comes from this one process."""
     env = {
@@ -156,7 +189,7 @@ def server_on_fresh_postgres(workers: int, prefix: str) -> Iterator[RunningServe
             args=["--workers", str(workers)],
         ) as server,
     ):
-        yield server
+        yield BenchServer(server, worker_pids(server.process.pid), make_url(url).database or "")
 
 
 # --- /proc --------------------------------------------------------------------
@@ -170,6 +203,51 @@ def cpu_seconds(pid: int) -> float:
 
 def total_cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
+
+
+def database_backend_pids(database: str) -> list[int]:
+    """The PostgreSQL backends connected to `database`, found by their process
+    title (`postgres: <cluster>: <user> <database> <client> <state>`). Empty
+    when PostgreSQL runs on another machine: its CPU then reads as zero."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if title.startswith("postgres:") and database in title.split():
+            pids.append(int(entry.name))
+    return pids
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds so far of the workers and of the database's backends."""
+
+    workers: dict[int, float]
+    database: dict[int, float]
+
+    @classmethod
+    def take(cls, workers: list[int], backends: list[int]) -> CpuSnapshot:
+        def read(pids: list[int]) -> dict[int, float]:
+            found = {}
+            for pid in pids:
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                    found[pid] = cpu_seconds(pid)
+            return found
+
+        return cls(read(workers), read(backends))
+
+    def since(self, before: CpuSnapshot) -> tuple[float, float]:
+        """(workers, database) CPU seconds between the two snapshots; a backend
+        started in between counts whole, one that ended in between is lost."""
+
+        def delta(after: dict[int, float], earlier: dict[int, float]) -> float:
+            return sum(cpu - earlier.get(pid, 0.0) for pid, cpu in after.items())
+
+        return delta(self.workers, before.workers), delta(self.database, before.database)
 
 
 def worker_pids(parent: int) -> list[int]:

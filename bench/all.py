@@ -40,11 +40,10 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench import admin_stats, floor, inprocess, login, memory, sync, throughput
-from bench._support import FULL, QUICK, ROOT, Row, Sizes, server_on_fresh_postgres
+from bench._support import FULL, QUICK, ROOT, BenchServer, Row, Sizes, server_on_fresh_postgres
 from tests.support import databases
-from tests.support.servers import RunningServer
 
-ServerBenchmark = Callable[[RunningServer, Sizes], list[Row]]
+ServerBenchmark = Callable[[BenchServer, Sizes], list[Row]]
 AloneBenchmark = Callable[[Sizes], list[Row]]
 
 SERVER_BENCHMARKS: dict[str, ServerBenchmark] = {

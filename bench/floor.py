@@ -24,8 +24,8 @@ import time
 
 import httpx
 
-from bench._support import ROOT, Row, Sizes, require_wrk, total_cpu_seconds, worker_pids
-from tests.support.servers import RunningServer, clean_environment, free_port
+from bench._support import ROOT, BenchServer, Row, Sizes, require_wrk, total_cpu_seconds
+from tests.support.servers import clean_environment, free_port
 from vaultapi.crypto import srp
 
 CONNECTIONS = 16
@@ -89,8 +89,8 @@ def srp_ms(rounds: int) -> float:
     return (time.process_time() - started) / rounds * 1000
 
 
-def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
-    pids = worker_pids(server.process.pid)
+def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
+    pids = server.workers
     seconds = sizes.floor_seconds
     hello = hello_floor(seconds)
     healthz = cpu_ms_per_request(pids, f"{server.base_url}/healthz", seconds)

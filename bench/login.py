@@ -20,8 +20,7 @@ import time
 
 import httpx
 
-from bench._support import Row, Sizes, Target, total_cpu_seconds, worker_pids
-from tests.support.servers import RunningServer
+from bench._support import BenchServer, Row, Sizes, Target
 from vaultapi import client
 from vaultapi.crypto import srp
 from vaultapi.crypto.kdf import MINIMUM_KDF, derive_master_key, derive_subkeys, srp_password
@@ -57,8 +56,9 @@ async def one_login(http: httpx.AsyncClient, password_p: str) -> None:
     srp.verify_server_proof(proof, bytes.fromhex(verified.json()["M2"]))
 
 
-async def _run(base_url: str, logins: int, clients: int, pids: list[int]) -> tuple[float, float]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+async def _run(server: BenchServer, logins: int, clients: int) -> tuple[float, float, float]:
+    """(server CPU, database CPU, wall) seconds for `logins` logins."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
         await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
         params, salt = await client.prelogin(http, EMAIL)
         password_p = srp_password(
@@ -73,17 +73,16 @@ async def _run(base_url: str, logins: int, clients: int, pids: list[int]) -> tup
             for _ in remaining:
                 await one_login(http, password_p)
 
-        cpu_before = total_cpu_seconds(pids)
+        cpu_before = server.cpu()
         started = time.perf_counter()
         await asyncio.gather(*(login_client() for _ in range(clients)))
         wall = time.perf_counter() - started
-        cpu = total_cpu_seconds(pids) - cpu_before
-    return cpu, wall
+        cpu, database_cpu = server.cpu().since(cpu_before)
+    return cpu, database_cpu, wall
 
 
-def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
-    pids = worker_pids(server.process.pid)
-    cpu, wall = asyncio.run(_run(server.base_url, sizes.logins, sizes.login_clients, pids))
+def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
+    cpu, database_cpu, wall = asyncio.run(_run(server, sizes.logins, sizes.login_clients))
     cpu_ms = cpu / sizes.logins * 1000
     return [
         Row(
@@ -103,9 +102,16 @@ def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
             TARGET_PER_CORE,
         ),
         Row(
+            "login.db_cpu_ms",
+            SECTION,
+            "  PostgreSQL CPU per login (its backends; not part of the target)",
+            database_cpu / sizes.logins * 1000,
+            "ms",
+        ),
+        Row(
             "login.rate",
             SECTION,
-            f"logins/s, {len(pids)} workers, {sizes.login_clients} clients",
+            f"logins/s, {len(server.workers)} workers, {sizes.login_clients} clients",
             sizes.logins / wall,
             "/s",
         ),

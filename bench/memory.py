@@ -8,14 +8,13 @@ sets a memory target: the figures are for capacity planning.
 
 from __future__ import annotations
 
-from bench._support import Row, Sizes, mib, status_kib, worker_pids
-from tests.support.servers import RunningServer
+from bench._support import BenchServer, Row, Sizes, mib, status_kib
 
 SECTION = "Worker memory (VmRSS)"
 
 
-def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
-    pids = worker_pids(server.process.pid)
+def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
+    pids = server.workers
     resident = [status_kib(pid, "VmRSS") for pid in pids]
     return [
         Row(

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench._support import Row, Sizes, Target, mib, reset_peak_rss, status_kib, worker_pids
+from bench._support import BenchServer, Row, Sizes, Target, mib, reset_peak_rss, status_kib
 from bench.throughput import new_item
-from tests.support.servers import RunningServer
 from vaultapi import client
 from vaultapi.client import Login
 from vaultapi.crypto.kdf import MINIMUM_KDF
@@ -115,8 +114,8 @@ async def _run(base_url: str, sizes: Sizes, pids: list[int]) -> dict[str, SyncFi
         }
 
 
-def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
-    pids = worker_pids(server.process.pid)
+def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
+    pids = server.workers
     rows = []
     for label, figures in asyncio.run(_run(server.base_url, sizes, pids)).items():
         vault = f"{figures.items:,} items"

@@ -35,16 +35,14 @@ from typing import Any
 import httpx
 
 from bench._support import (
+    BenchServer,
     Row,
     Sizes,
     Target,
     mib,
     require_wrk,
     status_kib,
-    total_cpu_seconds,
-    worker_pids,
 )
-from tests.support.servers import RunningServer
 from vaultapi import client
 from vaultapi.client import Login
 from vaultapi.crypto import encstring
@@ -84,6 +82,7 @@ class WrkRun:
     cpu_ms: float
     """Server CPU per request (all workers, from /proc): robust to other load
     on the machine, unlike the rate."""
+    database_cpu_ms: float
     problem: str
 
 
@@ -112,17 +111,16 @@ class PeakRss:
             thread.join()
 
 
-def run_wrk(
-    base_url: str, lines: list[str], connections: int, seconds: int, pids: list[int]
-) -> WrkRun:
+def run_wrk(server: BenchServer, lines: list[str], connections: int, seconds: int) -> WrkRun:
     wrk = require_wrk()
     with tempfile.TemporaryDirectory() as tmp:
         prefix = f"{tmp}/lines"
         for thread in range(WRK_THREADS):  # thread N replays every WRK_THREADS-th line
             Path(f"{prefix}.{thread}").write_text("\n".join(lines[thread::WRK_THREADS]) + "\n")
         command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s"]
-        command += ["--timeout", WRK_TIMEOUT, "-s", str(LUA), base_url]
-        cpu_before = total_cpu_seconds(pids)
+        command += ["--timeout", WRK_TIMEOUT, "-s", str(LUA), server.base_url]
+        server.settle()
+        cpu_before = server.cpu()
         out = subprocess.run(
             command,
             env={**os.environ, "WRK_LINES": prefix},
@@ -130,7 +128,7 @@ def run_wrk(
             text=True,
             check=True,
         ).stdout
-        cpu = total_cpu_seconds(pids) - cpu_before
+        cpu, database_cpu = server.cpu().since(cpu_before)
     result = json.loads(out.strip().splitlines()[-1])
     problems = []
     if result["non2xx"]:
@@ -142,6 +140,7 @@ def run_wrk(
         p50_ms=result["p50_us"] / 1000,
         p99_ms=result["p99_us"] / 1000,
         cpu_ms=cpu / max(1, result["requests"]) * 1000,
+        database_cpu_ms=database_cpu / max(1, result["requests"]) * 1000,
         problem=", ".join(problems),
     )
 
@@ -187,11 +186,12 @@ def _rows(kind: str, connections: int, run: WrkRun) -> list[Row]:
         Row(f"{key}.p50", SECTION, f"  {kind} latency p50", run.p50_ms, "ms"),
         Row(f"{key}.p99", SECTION, f"  {kind} latency p99", run.p99_ms, "ms"),
         Row(f"{key}.cpu", SECTION, f"  server CPU per {kind}", run.cpu_ms, "ms"),
+        Row(f"{key}.db_cpu", SECTION, f"  PostgreSQL CPU per {kind}", run.database_cpu_ms, "ms"),
     ]
 
 
-def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
-    pids = worker_pids(server.process.pid)
+def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
+    pids = server.workers
     logins = asyncio.run(_logins(server.base_url, sizes.accounts))
     peak = PeakRss(pids)
     write_rows: list[Row] = []
@@ -203,16 +203,16 @@ def measure(server: RunningServer, sizes: Sizes) -> list[Row]:
                 for _ in range(sizes.writes_per_level // len(logins))
                 for login in logins
             ]
-            run = run_wrk(server.base_url, writes, connections, sizes.wrk_seconds, pids)
+            run = run_wrk(server, writes, connections, sizes.wrk_seconds)
             write_rows += _rows("write", connections, run)
         reads = [
             request_line("GET", f"/v1/vault/items/{item_id}", login, None)
             for login, item_id in asyncio.run(_stored_ids(server.base_url, logins))
         ]
         if sizes.wrk_warmup_seconds:
-            run_wrk(server.base_url, reads, 64, sizes.wrk_warmup_seconds, pids)
+            run_wrk(server, reads, 64, sizes.wrk_warmup_seconds)
         for connections in sizes.connections:
-            run = run_wrk(server.base_url, reads, connections, sizes.wrk_seconds, pids)
+            run = run_wrk(server, reads, connections, sizes.wrk_seconds)
             read_rows += _rows("read", connections, run)
     rows = read_rows + write_rows
     rows.append(

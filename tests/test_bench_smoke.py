@@ -24,13 +24,13 @@ pytestmark = pytest.mark.slow
 
 EXPECTED_KEYS = [
     "memory.idle",
-    *("login.cpu_ms", "login.per_core", "login.rate"),
+    *("login.cpu_ms", "login.per_core", "login.db_cpu_ms", "login.rate"),
     *("floor.hello", "floor.healthz", "floor.prelogin", "floor.srp", "floor.login"),
     *(
         f"{kind}.{connections}.{figure}"
         for kind in ("reads", "writes")
         for connections in (16, 64, 256)
-        for figure in ("rate", "p50", "p99", "cpu")
+        for figure in ("rate", "p50", "p99", "cpu", "db_cpu")
     ),
     *("memory.load", "memory.after_load"),
     *(
