@@ -174,7 +174,8 @@ def markdown(rows: list[Row]) -> str:
             lines.append(f"| **{section}** | | | |")
         figure = f"{format_figure(row.figure)} {row.unit}".strip()
         target = f"{row.target} {row.unit}" if row.target else ""
-        lines.append(f"| {row.name.strip()} | {figure} | {target} | {row.result} |")
+        name = f"&emsp;{row.name.strip()}" if row.name.startswith(" ") else row.name
+        lines.append(f"| {name} | {figure} | {target} | {row.result} |")
     return "\n".join(lines) + "\n"
 
 

@@ -49,14 +49,16 @@ def wrk_requests(url: str, seconds: int, script: str = "") -> int:
     raise RuntimeError(f"unexpected wrk output:\n{out}")
 
 
-def cpu_ms_per_request(pids: list[int], url: str, seconds: int, script: str = "") -> float:
-    wrk_requests(url, 1, script)  # warm-up
+def cpu_ms_per_request(pids: list[int], url: str, sizes: Sizes, script: str = "") -> float:
+    if sizes.wrk_warmup_seconds:
+        wrk_requests(url, 1, script)
+    seconds = sizes.floor_seconds
     before = total_cpu_seconds(pids)
     requests = wrk_requests(url, seconds, script)
     return (total_cpu_seconds(pids) - before) / max(1, requests) * 1000
 
 
-def hello_floor(seconds: int) -> float:
+def hello_floor(sizes: Sizes) -> float:
     port = free_port()
     command = [
         *(sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port)),
@@ -72,7 +74,7 @@ def hello_floor(seconds: int) -> float:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            return cpu_ms_per_request([process.pid], url, seconds)
+            return cpu_ms_per_request([process.pid], url, sizes)
         finally:
             process.terminate()
 
@@ -91,12 +93,9 @@ def srp_ms(rounds: int) -> float:
 
 def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
     pids = server.workers
-    seconds = sizes.floor_seconds
-    hello = hello_floor(seconds)
-    healthz = cpu_ms_per_request(pids, f"{server.base_url}/healthz", seconds)
-    prelogin = cpu_ms_per_request(
-        pids, f"{server.base_url}/v1/auth/prelogin", seconds, PRELOGIN_LUA
-    )
+    hello = hello_floor(sizes)
+    healthz = cpu_ms_per_request(pids, f"{server.base_url}/healthz", sizes)
+    prelogin = cpu_ms_per_request(pids, f"{server.base_url}/v1/auth/prelogin", sizes, PRELOGIN_LUA)
     arithmetic = srp_ms(max(20, sizes.logins // 2))
     return [
         Row("floor.hello", SECTION, "bare FastAPI hello world (uvicorn)", hello, "ms"),

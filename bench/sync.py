@@ -45,6 +45,9 @@ DELTA_TARGET = Target("<", 10)
 class SyncFigures:
     items: int
     full_ms: float
+    full_cpu_ms: float
+    """The workers' CPU per full sync: comparable across runs on a busy
+    machine, unlike the time."""
     full_bytes: int
     delta_ms: float
     delta_bytes: int
@@ -65,10 +68,12 @@ async def _seed(http: httpx.AsyncClient, label: str, items: int) -> Login:
 
 
 async def _measure_one(
-    http: httpx.AsyncClient, login: Login, sizes: Sizes, pids: list[int]
+    http: httpx.AsyncClient, login: Login, sizes: Sizes, server: BenchServer
 ) -> SyncFigures:
     headers = login.auth_header
+    pids = server.workers
     reset_peak_rss(pids)
+    cpu_before = server.cpu()
     full_times, full_bytes, cursor, stored = [], 0, 0, []
     for _ in range(sizes.full_sync_repeats):
         started = time.perf_counter()
@@ -78,6 +83,7 @@ async def _measure_one(
         body = full.json()
         full_bytes, cursor, stored = len(full.content), body["revision"], body["items"]
     peak_kib = max(status_kib(pid, "VmHWM") for pid in pids)
+    full_cpu, _ = server.cpu().since(cpu_before)
 
     for changed in stored[:CHANGES]:
         fields = {k: v for k, v in new_item(login.account_key).items() if k != "id"}
@@ -99,6 +105,7 @@ async def _measure_one(
     return SyncFigures(
         items=len(stored),
         full_ms=min(full_times),
+        full_cpu_ms=full_cpu / sizes.full_sync_repeats * 1000,
         full_bytes=full_bytes,
         delta_ms=statistics.median(delta_times),
         delta_bytes=delta_bytes,
@@ -106,18 +113,17 @@ async def _measure_one(
     )
 
 
-async def _run(base_url: str, sizes: Sizes, pids: list[int]) -> dict[str, SyncFigures]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+async def _run(server: BenchServer, sizes: Sizes) -> dict[str, SyncFigures]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as http:
         logins = {label: await _seed(http, label, items) for label, items in sizes.vaults}
         return {
-            label: await _measure_one(http, login, sizes, pids) for label, login in logins.items()
+            label: await _measure_one(http, login, sizes, server) for label, login in logins.items()
         }
 
 
 def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
-    pids = server.workers
     rows = []
-    for label, figures in asyncio.run(_run(server.base_url, sizes, pids)).items():
+    for label, figures in asyncio.run(_run(server, sizes)).items():
         vault = f"{figures.items:,} items"
         key = f"sync.{label}"
         rows += [
@@ -128,6 +134,9 @@ def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
                 figures.full_ms,
                 "ms",
                 FULL_TARGET.get(label),
+            ),
+            Row(
+                f"{key}.full_cpu", SECTION, "  server CPU per full sync", figures.full_cpu_ms, "ms"
             ),
             Row(f"{key}.full_mb", SECTION, "  full sync size", figures.full_bytes / 1e6, "MB"),
             Row(

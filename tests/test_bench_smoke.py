@@ -36,7 +36,7 @@ EXPECTED_KEYS = [
     *(
         f"sync.{vault}.{figure}"
         for vault in ("10k", "50k")
-        for figure in ("full_ms", "full_mb", "peak_rss", "delta_ms", "delta_kb")
+        for figure in ("full_ms", "full_cpu", "full_mb", "peak_rss", "delta_ms", "delta_kb")
     ),
     *("inprocess.healthz", "inprocess.item_read", "inprocess.login"),
     *("admin.daily", "admin.frequency", "admin.top_ips"),
