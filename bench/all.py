@@ -40,7 +40,16 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench import admin_stats, floor, inprocess, login, memory, sync, throughput
-from bench._support import FULL, QUICK, ROOT, BenchServer, Row, Sizes, server_on_fresh_postgres
+from bench._support import (
+    FULL,
+    QUICK,
+    ROOT,
+    BenchServer,
+    Row,
+    Sizes,
+    require_wrk,
+    server_on_fresh_postgres,
+)
 from tests.support import databases
 
 ServerBenchmark = Callable[[BenchServer, Sizes], list[Row]]
@@ -218,6 +227,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if {"floor", "throughput"} & set(args.only.split(",")):
+        require_wrk()  # before anything starts: say how to install it, and stop
     about = machine()
     about.update(profile="quick" if args.quick else "full", workers=args.workers)
     rows, ok = run_benchmarks(args.only.split(","), sizes, args.workers)
