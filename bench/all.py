@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     console = Console()
     if not console.is_terminal:
-        console = Console(width=160)  # a pipe or a file: never cut a figure's name
+        console = Console(width=200)  # a pipe or a file: never cut a figure's name
     render(rows, title, console)
     if args.json:
         args.json.write_text(json.dumps(as_json(rows, about), indent=2) + "\n")
