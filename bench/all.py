@@ -232,11 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     about = machine()
     about.update(profile="quick" if args.quick else "full", workers=args.workers)
     rows, ok = run_benchmarks(args.only.split(","), sizes, args.workers)
-    loads = ", ".join(f"{load:.1f}" for load in about["load_average_at_start"])
+    about["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
+    loads = " at start, ".join(
+        ", ".join(f"{load:.1f}" for load in about[f"load_average_at_{when}"])
+        for when in ("start", "end")
+    )
     title = (
         f"vaultapi benchmarks ({about['profile']}) at {about['commit']}, {about['date']}: "
         f"{args.workers} workers, PostgreSQL {about['postgresql']}, {about['cores']} cores "
-        f"({about['cpu']}) shared with the load generators; load average at start {loads}"
+        f"({about['cpu']}) shared with the load generators; load average {loads} at end"
     )
     console = Console()
     if not console.is_terminal:
