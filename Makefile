@@ -2,6 +2,7 @@
 #   make run      the server on the embedded default (Swagger UI at /docs)
 #   make test     the whole test suite (PostgreSQL at 127.0.0.1:5432, see README)
 #   make lint     ruff (format + lint) and mypy --strict
+#   make bench    every benchmark, one table (needs wrk and PostgreSQL; BENCH_ARGS=--quick for a smoke run)
 #   make openapi  regenerate openapi/openapi.json after an API change
 #   make contract-release  make the current contract the released /v1 promise (docs/api-versioning.md)
 #   make env-example  regenerate .env.example after a settings change
@@ -18,8 +19,9 @@ SDKGEN_STAMP := $(SDKGEN)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run test lint format openapi contract-release env-example lock clean
+.PHONY: run test bench lint format openapi contract-release env-example lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vaultapi needs Python 3.11, found " + sys.version' 
@@ -37,6 +39,10 @@ run: $(STAMP)
 
 test: $(STAMP) $(SDKGEN_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

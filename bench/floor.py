@@ -1,6 +1,6 @@
-"""The floor under the performance targets: fixed costs no data-access rewrite
-can remove, measured the same way as the other benchmarks (server CPU from
-/proc, wrk as the load generator).
+"""The floor under the login target: fixed costs no data-access rewrite can
+remove, measured the same way as the other benchmarks (server CPU from /proc,
+wrk as the load generator).
 
 - a bare FastAPI hello-world route under uvicorn with vaultapi's settings
   (`bench/hello_app.py`), and vaultapi's own `/healthz` (no database): server
@@ -11,27 +11,25 @@ can remove, measured the same way as the other benchmarks (server CPU from
 - the SRP arithmetic of one login (`server_challenge` + `server_verify`,
   3072-bit group, gmpy2 when installed), timed in this process.
 
-    .venv/bin/python bench/floor.py [--seconds 5] [--connections 16]
+    .venv/bin/python -m bench.floor [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
 import httpx
-from _support import ROOT, print_table, server_on_fresh_postgres
-from login import cpu_seconds, worker_pids
-from tests.support.servers import clean_environment, free_port
 
+from bench._support import ROOT, BenchServer, Row, Sizes, require_wrk, total_cpu_seconds
+from tests.support.servers import clean_environment, free_port
 from vaultapi.crypto import srp
 
+CONNECTIONS = 16
+SECTION = "Floor: server CPU per request"
 PRELOGIN_LUA = """
 wrk.method = "POST"
 wrk.body = '{"email": "nobody@example.com"}'
@@ -39,56 +37,49 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def wrk_requests(url: str, seconds: int, connections: int, script: str | None = None) -> int:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("bench/floor.py needs wrk: apt-get install wrk")
+def wrk_requests(url: str, seconds: int, script: str = "") -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script or "")
+        lua.write(script)
         lua.flush()
-        out = subprocess.run(
-            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", lua.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        command = [require_wrk(), "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", lua.name, url]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         if " requests in " in line:
             return int(line.split()[0])
-    raise SystemExit(f"unexpected wrk output:\n{out}")
+    raise RuntimeError(f"unexpected wrk output:\n{out}")
 
 
-def cpu_ms_per_request(
-    pid: int, url: str, seconds: int, connections: int, script: str | None = None
-) -> float:
-    wrk_requests(url, 1, connections, script)  # warm-up
-    before = cpu_seconds(pid)
-    requests = wrk_requests(url, seconds, connections, script)
-    return (cpu_seconds(pid) - before) / requests * 1000
+def cpu_ms_per_request(pids: list[int], url: str, sizes: Sizes, script: str = "") -> float:
+    if sizes.wrk_warmup_seconds:
+        wrk_requests(url, 1, script)
+    seconds = sizes.floor_seconds
+    before = total_cpu_seconds(pids)
+    requests = wrk_requests(url, seconds, script)
+    return (total_cpu_seconds(pids) - before) / max(1, requests) * 1000
 
 
-def hello_floor(seconds: int, connections: int) -> float:
+def hello_floor(sizes: Sizes) -> float:
     port = free_port()
     command = [
-        *(sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(port)),
+        *(sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port)),
         *("--no-server-header", "--no-access-log", "--log-level", "warning"),
     ]
-    env = clean_environment({"PYTHONPATH": str(ROOT / "bench")})
-    with subprocess.Popen(command, env=env, cwd=ROOT / "bench") as process:
+    env = clean_environment({"PYTHONPATH": str(ROOT)})
+    with subprocess.Popen(command, env=env, cwd=ROOT) as process:
         try:
             url = f"http://127.0.0.1:{port}/hello"
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     httpx.get(url).raise_for_status()
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            return cpu_ms_per_request(process.pid, url, seconds, connections)
+            return cpu_ms_per_request([process.pid], url, sizes)
         finally:
             process.terminate()
 
 
-def srp_ms(rounds: int = 200) -> float:
+def srp_ms(rounds: int) -> float:
     verifier = srp.client_start().public_A  # any group element will do as v here
     start = srp.client_start()
     started = time.process_time()
@@ -100,46 +91,34 @@ def srp_ms(rounds: int = 200) -> float:
     return (time.process_time() - started) / rounds * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args()
-    hello = hello_floor(args.seconds, args.connections)
-    with server_on_fresh_postgres(1, "vaultapi_bench_floor") as server:
-        pid = worker_pids(server.process.pid)[0]
-        healthz = cpu_ms_per_request(
-            pid, f"{server.base_url}/healthz", args.seconds, args.connections
-        )
-        prelogin = cpu_ms_per_request(
-            pid,
-            f"{server.base_url}/v1/auth/prelogin",
-            args.seconds,
-            args.connections,
-            PRELOGIN_LUA,
-        )
-    arithmetic = srp_ms()
-    print_table(
-        f"Floor: server CPU per request, 1 worker, {os.cpu_count()} cores shared with wrk",
-        [
-            ("bare FastAPI hello world (uvicorn, same settings)", f"{hello:.3f} ms", "-", "-"),
-            ("vaultapi GET /healthz (middleware, no database)", f"{healthz:.3f} ms", "-", "-"),
-            (
-                "vaultapi POST /v1/auth/prelogin (JSON body, 1 direct statement)",
-                f"{prelogin:.3f} ms",
-                "-",
-                "-",
-            ),
-            ("SRP arithmetic of one login (start + verify)", f"{arithmetic:.3f} ms", "-", "-"),
-            (
-                "floor of one login: 2 x /healthz + SRP",
-                f"{2 * healthz + arithmetic:.3f} ms",
-                "<= 5 ms",
-                "-",
-            ),
-        ],
-    )
+def measure(server: BenchServer, sizes: Sizes) -> list[Row]:
+    pids = server.workers
+    hello = hello_floor(sizes)
+    healthz = cpu_ms_per_request(pids, f"{server.base_url}/healthz", sizes)
+    prelogin = cpu_ms_per_request(pids, f"{server.base_url}/v1/auth/prelogin", sizes, PRELOGIN_LUA)
+    arithmetic = srp_ms(max(20, sizes.logins // 2))
+    return [
+        Row("floor.hello", SECTION, "bare FastAPI hello world (uvicorn)", hello, "ms"),
+        Row("floor.healthz", SECTION, "GET /healthz (middleware, no database)", healthz, "ms"),
+        Row(
+            "floor.prelogin",
+            SECTION,
+            "POST /v1/auth/prelogin (JSON body, 1 statement)",
+            prelogin,
+            "ms",
+        ),
+        Row("floor.srp", SECTION, "SRP arithmetic of one login (in process)", arithmetic, "ms"),
+        Row(
+            "floor.login",
+            SECTION,
+            "floor of one login: 2 x /healthz + SRP arithmetic",
+            2 * healthz + arithmetic,
+            "ms",
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    from bench.all import run_alone
+
+    run_alone("floor")

@@ -5,30 +5,24 @@ calls it as an ASGI application directly, sequentially, timing this process's
 CPU (`time.process_time`) around the server side of each request only. No
 load generator shares the measurement, so the figures are repeatable even on a
 busy machine; they leave out uvicorn's HTTP parsing and socket writes, which
-`bench/floor.py` measures (a bare hello-world route under uvicorn).
+`bench/floor.py` measures (a bare hello-world route under uvicorn): a lower
+bound of the login figure of `bench/login.py`.
 
-Also runs on the embedded SQLite database (`--sqlite`), for comparison only:
-the targets are for PostgreSQL.
-
-    .venv/bin/python bench/inprocess.py [--rounds 300] [--sqlite]
+    .venv/bin/python -m bench.inprocess [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+import uuid
 from typing import Any
 
 import httpx
-from _support import _admin, print_table
-from tests.support import databases
 
+from bench._support import Row, Sizes, fresh_postgres
 from vaultapi import client
 from vaultapi.config import Settings
 from vaultapi.crypto import encstring, srp
@@ -39,6 +33,12 @@ EMAIL = "inprocess@example.com"
 PASSWORD = "benchmark password"
 BATCHES = 3
 """The best batch counts: other load on the machine only ever adds CPU time."""
+SECTION = f"In-process server CPU per request (ASGI called directly, best of {BATCHES} batches)"
+ACTIONS = {
+    "healthz": "GET /healthz",
+    "item_read": "GET /v1/vault/items/{id}",
+    "login": "login (srp/start + srp/verify): lower bound of the login figure",
+}
 
 
 class Timed:
@@ -59,24 +59,15 @@ class Timed:
             self.cpu += time.process_time() - started
 
 
-@contextmanager
-def fresh_postgres() -> Iterator[str]:
-    name = databases.new_database_name("vaultapi_bench_inprocess")
-    asyncio.run(_admin(databases.create_database, name))
-    try:
-        yield databases.with_database(databases.admin_url(), name)
-    finally:
-        asyncio.run(_admin(databases.drop_database, name))
-
-
-async def measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
-    settings = Settings(
-        database_url=url,
-        data_dir=data_dir,
-        database={"auto_migrate": True},
-        abuse={"ip_handshakes_per_window": 10**8, "ip_registrations_per_window": 10**8},
-        log={"level": "WARNING"},
-    )
+async def _measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
+    overrides: dict[str, Any] = {
+        "database_url": url,
+        "data_dir": data_dir,
+        "database": {"auto_migrate": True},
+        "abuse": {"ip_handshakes_per_window": 10**8, "ip_registrations_per_window": 10**8},
+        "log": {"level": "WARNING"},
+    }
+    settings = Settings(**overrides)
     app = create_app(settings)
     timed = Timed(app)
     results: dict[str, float] = {}
@@ -95,7 +86,7 @@ async def measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
         http.headers.update(login.auth_header)
         ids = []
         for _ in range(20):
-            item_id = str(__import__("uuid").uuid4())
+            item_id = str(uuid.uuid4())
             body = {
                 "id": item_id,
                 "type": "login",
@@ -133,10 +124,10 @@ async def measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
             verified.raise_for_status()
             srp.verify_server_proof(proof, bytes.fromhex(json.loads(verified.content)["M2"]))
 
-        for name, action, count in (
-            ("GET /healthz", healthz, rounds),
-            ("GET /v1/vault/items/{id}", get_item, rounds),
-            ("login (srp/start + srp/verify)", one_login, max(20, rounds // 4)),
+        for key, action, count in (
+            ("healthz", healthz, rounds),
+            ("item_read", get_item, rounds),
+            ("login", one_login, max(20, rounds // 4)),
         ):
             for n in range(10):
                 await action(n)  # warm-up: prepared statements, caches
@@ -146,29 +137,22 @@ async def measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
                 for n in range(count):
                     await action(n)
                 batches.append(timed.cpu / count * 1000)
-            results[name] = min(batches)
+            results[key] = min(batches)
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--sqlite", action="store_true")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
-        if args.sqlite:
-            url = f"sqlite:///{Path(data_dir) / 'bench.sqlite3'}"
-            results = asyncio.run(measure(url, args.rounds, data_dir))
-        else:
-            with fresh_postgres() as url:
-                results = asyncio.run(measure(url, args.rounds, data_dir))
-    database = "SQLite" if args.sqlite else "PostgreSQL"
-    print_table(
-        f"In-process server CPU per request, best of {BATCHES} batches ({database}, "
-        "ASGI called directly, no HTTP)",
-        [(name, f"{ms:.3f} ms", "-", "-") for name, ms in results.items()],
-    )
+def measure(sizes: Sizes) -> list[Row]:
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        fresh_postgres("vaultapi_bench_inprocess") as url,
+    ):
+        results = asyncio.run(_measure(url, sizes.inprocess_rounds, data_dir))
+    return [
+        Row(f"inprocess.{key}", SECTION, name, results[key], "ms") for key, name in ACTIONS.items()
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    from bench.all import run_alone
+
+    run_alone("inprocess")
