@@ -91,7 +91,17 @@ class Db:
         self._connection: AsyncConnection | None = None
         self._asyncpg: asyncpg.Connection | None = None
         self._transaction: Any = None
+        self._autocommit = False
         self._broken = False
+
+    def autocommit(self) -> None:
+        """From here on, each statement commits on its own, unless one has
+        already opened this request's transaction (PostgreSQL; SQLite keeps
+        its one transaction). For a request whose statements are each atomic
+        alone and hold no lock across each other: no BEGIN and COMMIT, two
+        round trips fewer. A failure then keeps what earlier statements did."""
+        if self._connection is None:
+            self._autocommit = True
 
     @property
     def on_asyncpg(self) -> bool:
@@ -123,7 +133,7 @@ class Db:
         if self.is_postgresql:
             raw = await self._connection.get_raw_connection()
             self._asyncpg = raw.driver_connection
-            if self.write:
+            if self.write and not self._autocommit:
                 self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
                 await self._transaction.start()
 

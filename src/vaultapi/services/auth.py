@@ -170,12 +170,15 @@ class AuthService:
     async def start(self, email: str, public_a_hex: str) -> Challenge:
         now = utcnow()
         identity = _identity(email)
-        async with self._logged_if_blocked("srp_start"):
-            await self.guard.count_handshake_start(identity, self.client.ip, now)
         try:
             public_a = srp.parse_group_element(public_a_hex, name="A")
         except CryptoError as exc:
             raise InvalidSRPValue(str(exc)) from exc
+        # Three statements, each whole on its own: the start's count (kept
+        # whatever follows), the account, the handshake. No transaction.
+        self.db.autocommit()
+        async with self._logged_if_blocked("srp_start"):
+            await self.guard.count_handshake_start(identity, self.client.ip, now)
 
         account = await self.accounts.by_email(identity)
         # Derived for real accounts too: both paths do the same work.
