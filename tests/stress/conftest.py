@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,3 +57,11 @@ def small_pool(
         "VAULTAPI_DATABASE__CONNECT_TIMEOUT_SECONDS": str(connect_timeout),
         **more,
     }
+
+
+def fresh_connections(base_url: str) -> httpx.AsyncClient:
+    """A client that opens a new connection per request. With keep-alive, a
+    request may be sent on a connection the server is just closing (uvicorn
+    closes idle ones after 5 s): a dropped request the test did not cause."""
+    limits = httpx.Limits(max_connections=500, max_keepalive_connections=0)
+    return httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits)

@@ -14,9 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
-
-from tests.stress.conftest import small_pool
+from tests.stress.conftest import fresh_connections, small_pool
 from tests.stress.load import WriteLoad, check_sequences, missing_writes
 from tests.support.cluster import production_environment
 from tests.support.reports import REPORT_LINES
@@ -64,9 +62,8 @@ async def test_a_killed_worker_loses_no_acknowledged_write(workdir: Path, databa
         workers = worker_pids(server.process.pid)
         assert len(workers) == 2, workers
         idle = {pid: cpu_seconds(pid) for pid in workers}
-        # new connections per request: each one lands on whichever worker accepts it
-        limits = httpx.Limits(max_keepalive_connections=0)
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as http:
+        # a new connection per request: each lands on whichever worker accepts it
+        async with fresh_connections(server.base_url) as http:
             load = WriteLoad(http, writers=6)
             await load.start()
             await asyncio.sleep(2)
