@@ -48,7 +48,9 @@ def with_database(url: str, name: str) -> str:
 
 
 def admin_engine() -> AsyncEngine:
-    return create_async_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    """Pre-ping: a pooled connection may predate a restart of the server
+    (tests/stress with VAULTAPI_TEST_RESTART_POSTGRES=1)."""
+    return create_async_engine(admin_url(), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
 async def create_database(admin: AsyncEngine, name: str) -> None:
