@@ -1,6 +1,7 @@
 # One entry point. Every target installs what it needs into .venv first.
 #   make run      the server on the embedded default (Swagger UI at /docs)
 #   make test     the whole test suite (PostgreSQL at 127.0.0.1:5432, see README)
+#   make stress   only the fault and load tests (tests/stress; part of `make test` too)
 #   make lint     ruff (format + lint) and mypy --strict
 #   make bench    every benchmark, one table (needs wrk and PostgreSQL; BENCH_ARGS=--quick for a smoke run)
 #   make openapi  regenerate openapi/openapi.json after an API change
@@ -21,7 +22,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test bench lint format openapi contract-release env-example lock clean
+.PHONY: run test stress bench lint format openapi contract-release env-example lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vaultapi needs Python 3.11, found " + sys.version' 
@@ -39,6 +40,9 @@ run: $(STAMP)
 
 test: $(STAMP) $(SDKGEN_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+stress: $(STAMP)
+	$(BIN)/python -m pytest -m stress tests/stress $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk"; exit 1; }

@@ -53,6 +53,15 @@ class DatabaseSettings(Group):
     pool_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
     """How long a request waits for a pooled connection before it gets a 503."""
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    statement_timeout_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    """PostgreSQL: longest one SQL statement may run, waiting for locks included,
+    before the database cancels it and the request gets a 503 with `Retry-After`.
+    Without it a slow or stuck database holds every pooled connection, and then
+    every request, indefinitely. 0: no limit. Migrations run without it."""
+    lock_timeout_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    """PostgreSQL: longest one statement waits for a lock another transaction
+    holds before it gives up (503 with `Retry-After`). 0: no limit (then only
+    `statement_timeout_seconds` bounds the wait)."""
     ready_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
     """Upper bound for the `/readyz` database probe."""
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 5_000

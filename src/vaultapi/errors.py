@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -444,14 +445,44 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 _SQLITE_OUTAGE_MESSAGES = ("database is locked", "unable to open database file", "disk I/O error")
 
 
+def sqlstate_of(exc: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE of `exc`: an asyncpg error raised on the direct
+    path (`vaultapi.db.direct`), or one SQLAlchemy wrapped in a `DBAPIError`."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def is_connection_lost(sqlstate: str | None) -> bool:
+    """Class 08 (connection exception) and 57P (the server ends the session:
+    admin shutdown, crash, starting up, database dropped, idle timeout): the
+    connection is gone, whatever statement was running on it."""
+    return sqlstate is not None and sqlstate.startswith(("08", "57P"))
+
+
+_TIMEOUT_SQLSTATES = ("57014", "55P03")
+"""query_canceled (`statement_timeout`, `database.statement_timeout_seconds`)
+and lock_not_available (`lock_timeout`, `database.lock_timeout_seconds`): the
+database is too slow or a lock is held too long right now; the transaction
+was rolled back, the connection stays usable."""
+
+
+def is_database_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, (DBAPIError, asyncpg.PostgresError)) and (
+        sqlstate_of(exc) in _TIMEOUT_SQLSTATES
+    )
+
+
 def is_database_outage(exc: BaseException) -> bool:
     """True when `exc` means "the database cannot serve us right now" (answer 503),
     false for errors in our own SQL or data (answer 500 and fix the bug)."""
     if isinstance(exc, (DatabaseUnreachable, PoolTimeoutError)):
         return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return is_connection_lost(exc.sqlstate)
     if not isinstance(exc, DBAPIError):
         return False
-    if exc.connection_invalidated:
+    if exc.connection_invalidated or is_connection_lost(sqlstate_of(exc)):
         return True
     return isinstance(exc, OperationalError) and any(
         message in str(exc.orig) for message in _SQLITE_OUTAGE_MESSAGES
@@ -464,12 +495,14 @@ conflicting transactions; the request did nothing and can simply be retried."""
 
 
 def is_retryable_conflict(exc: BaseException) -> bool:
-    original = getattr(exc, "orig", None)
-    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    return isinstance(exc, DBAPIError) and state in _RETRYABLE_SQLSTATES
+    return isinstance(exc, (DBAPIError, asyncpg.PostgresError)) and (
+        sqlstate_of(exc) in _RETRYABLE_SQLSTATES
+    )
 
 
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 for what the database does to us (outage, overload, a conflict
+    between two transactions); anything else is our bug and stays a 500."""
     if is_retryable_conflict(exc):
         log.warning("transaction aborted by a concurrent one: %s", type(exc).__name__)
         return _respond(
@@ -477,6 +510,15 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
             DatabaseUnavailable(
                 "A concurrent change conflicted with this request; retry it",
                 headers={"Retry-After": "1"},
+            ),
+        )
+    if isinstance(exc, PoolTimeoutError) or is_database_timeout(exc):
+        log.warning("database busy: %s", _first_line(exc))
+        return _respond(
+            request,
+            DatabaseUnavailable(
+                "The database is too busy to answer in time; retry later",
+                headers={"Retry-After": "2"},
             ),
         )
     if not is_database_outage(exc):
@@ -490,6 +532,12 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    """The error without the SQL SQLAlchemy appends (its parameters are hidden
+    anyway, but a timed-out statement's text says nothing an operator needs)."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VaultAPIError, _on_vaultapi_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
@@ -497,3 +545,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(PoolTimeoutError, _on_database_error)
     app.add_exception_handler(DatabaseUnreachable, _on_database_error)
+    # The direct path (`vaultapi.db.direct`) raises asyncpg's own errors.
+    app.add_exception_handler(asyncpg.PostgresError, _on_database_error)

@@ -48,7 +48,9 @@ def with_database(url: str, name: str) -> str:
 
 
 def admin_engine() -> AsyncEngine:
-    return create_async_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    """Pre-ping: a pooled connection may predate a restart of the server
+    (tests/stress with VAULTAPI_TEST_RESTART_POSTGRES=1)."""
+    return create_async_engine(admin_url(), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
 async def create_database(admin: AsyncEngine, name: str) -> None:
@@ -72,6 +74,9 @@ async def empty_all_tables(engine: AsyncEngine) -> None:
         if not tables:
             return
         if engine.dialect.name == "postgresql":
+            # The app's engine may carry a test's deliberately tiny timeouts.
+            await connection.execute(text("SET LOCAL statement_timeout = 0"))
+            await connection.execute(text("SET LOCAL lock_timeout = 0"))
             names = ", ".join(f'"{name}"' for name in tables)
             await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
 
-from vaultapi.errors import DatabaseUnreachable
+from vaultapi.errors import DatabaseUnreachable, is_connection_lost
 
 Row = Mapping[str, Any]
 
@@ -197,11 +197,14 @@ class Db:
         connection usable (a rollback follows); anything else (lost
         connection, timeout, cancellation) may leave it mid-protocol, so it
         is not given back to the pool. Outages become `DatabaseUnreachable`
-        (503)."""
+        (503); PostgreSQL's own timeouts and conflicts stay asyncpg errors,
+        which `vaultapi.errors` answers with 503 too."""
         try:
             return await operation
         except asyncpg.PostgresError as exc:
-            if isinstance(exc, asyncpg.PostgresConnectionError):
+            # The server ending the session (admin shutdown, restart, crash)
+            # arrives as an error of its own mid-statement, not as a lost socket.
+            if isinstance(exc, asyncpg.PostgresConnectionError) or is_connection_lost(exc.sqlstate):
                 self._broken = True
                 raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
             raise

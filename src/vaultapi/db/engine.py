@@ -88,12 +88,22 @@ def _asyncpg_connector(url: str, settings: DatabaseSettings) -> Callable[[], Awa
             return await asyncpg.connect(
                 dsn,
                 timeout=settings.connect_timeout_seconds,
-                server_settings={"application_name": "vaultapi"},
+                server_settings={
+                    "application_name": "vaultapi",
+                    "statement_timeout": _milliseconds(settings.statement_timeout_seconds),
+                    "lock_timeout": _milliseconds(settings.lock_timeout_seconds),
+                },
             )
         except _CONNECT_FAILURES as exc:
             raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
 
     return connect
+
+
+def _milliseconds(seconds: float) -> str:
+    """A PostgreSQL timeout setting: 0 stays 0 (no limit); anything else is at
+    least 1 ms, so that a tiny positive value never turns into "no limit"."""
+    return "0" if seconds == 0 else str(max(1, round(seconds * 1000)))
 
 
 def _create_sqlite_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 SCRIPT_LOCATION = "vaultapi:migrations"
 VERSION_TABLE = "alembic_version"
@@ -44,13 +44,24 @@ def _downgrade(connection: Connection, target: str) -> None:
     command.downgrade(config, target)
 
 
+async def _without_request_timeouts(connection: AsyncConnection) -> None:
+    """Requests get a `statement_timeout` and `lock_timeout` (see
+    `DatabaseSettings`); a migration may rewrite a large table, so its
+    transaction runs without them, as an operator's `psql` session would."""
+    if connection.dialect.name == "postgresql":
+        await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        await connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
+
 async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
     async with engine.begin() as connection:
+        await _without_request_timeouts(connection)
         await connection.run_sync(_upgrade, target)
 
 
 async def downgrade(engine: AsyncEngine, target: str) -> None:
     async with engine.begin() as connection:
+        await _without_request_timeouts(connection)
         await connection.run_sync(_downgrade, target)
 
 
