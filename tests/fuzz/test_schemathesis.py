@@ -13,7 +13,9 @@ and the ids of objects that exist, to reach past the first check
 - of the documented media type (`content_type_conformance`), with the
   documented headers (`response_headers_conformance`);
 - a body that validates against the documented schema
-  (`response_schema_conformance`).
+  (`response_schema_conformance`);
+- where the operation needs a token and answered 2xx: refused without one,
+  and with a wrong one (`ignored_auth`, once per operation).
 
 The server's abuse limits are raised so that the fuzzer reaches the
 handlers instead of a wall of 429s (a 429 must still be documented where it
@@ -63,6 +65,7 @@ CHECKS = (
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
+    "ignored_auth",
 )
 
 SERVER_ENVIRONMENT = {
