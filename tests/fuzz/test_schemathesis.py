@@ -118,6 +118,9 @@ class Campaign:
             "with-security-parameters": False,
         }
         document: dict[str, Any] = {
+            # Timing must not decide a run on a loaded machine; a hung server must.
+            "suppress-health-check": ["too_slow"],
+            "request-timeout": 60,
             "generation": generation,
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
             "phases": {"stateful": {"enabled": False}},
