@@ -4,6 +4,7 @@
 #   make stress   only the fault and load tests (tests/stress; part of `make test` too)
 #   make lint     ruff (format + lint) and mypy --strict
 #   make bench    every benchmark, one table (needs wrk and PostgreSQL; BENCH_ARGS=--quick for a smoke run)
+#   make fuzz     a longer, random schemathesis campaign against a real server (tests/fuzz)
 #   make openapi  regenerate openapi/openapi.json after an API change
 #   make contract-release  make the current contract the released /v1 promise (docs/api-versioning.md)
 #   make env-example  regenerate .env.example after a settings change
@@ -21,8 +22,10 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+FUZZ_EXAMPLES ?= 200
+FUZZ_SEED ?= random
 
-.PHONY: run test stress bench lint format openapi contract-release env-example lock clean
+.PHONY: run test stress bench fuzz lint format openapi contract-release env-example lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vaultapi needs Python 3.11, found " + sys.version' 
@@ -47,6 +50,11 @@ stress: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# CI runs tests/fuzz too, with a small derandomized budget; this is the long run.
+# The seed is printed at the end; FUZZ_SEED=<that seed> replays the campaign.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

@@ -160,6 +160,26 @@ async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> Non
     assert_problem(response, 422, "validation_failed")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"name": "\xff\xfe\xfd"}', id="not-utf8"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-too-deep"),
+    ],
+)
+async def test_a_body_that_cannot_be_decoded_is_the_same_422_as_bad_json(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    """FastAPI answers these with an undocumented 400; found by the fuzzer."""
+    response = await client.post(
+        "/v1/_test/validate", content=body, headers={"content-type": "application/json"}
+    )
+    problem = assert_problem(response, 422, "validation_failed")
+    assert problem["errors"] == [
+        {"loc": ["body"], "msg": "The body is not valid JSON", "type": "json_invalid"}
+    ]
+
+
 async def test_domain_errors_carry_their_extra_members(client: httpx.AsyncClient) -> None:
     body = assert_problem(await client.get("/v1/_test/conflict"), 409, "conflict")
     assert body["detail"] == "Item changed since revision 3"

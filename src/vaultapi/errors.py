@@ -338,8 +338,19 @@ async def _on_vaultapi_error(request: Request, exc: Exception) -> JSONResponse:
     return _respond(request, exc)
 
 
+_FASTAPI_BODY_PARSE_DETAIL = "There was an error parsing the body"
+"""FastAPI's 400 for a JSON body it could not even decode (not UTF-8, nested
+too deep), as opposed to its 422 `json_invalid` for a JSON syntax error."""
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_PARSE_DETAIL:
+        # Not JSON is not JSON, however it fails: one answer, the documented 422.
+        error = {"loc": ["body"], "msg": "The body is not valid JSON", "type": "json_invalid"}
+        return _respond(
+            request, ValidationFailed(f"body: {error['msg']}", extra={"errors": [error]})
+        )
     cls = _BY_STATUS.get(exc.status_code) or _generic_error(exc.status_code)
     headers = dict(exc.headers or {})
     detail = None

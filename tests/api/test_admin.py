@@ -4,6 +4,7 @@ logs, lockouts, IP rules (also across two app instances), retention."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import time
@@ -219,6 +220,85 @@ async def test_owners_read_their_own_audit_log(client_http: httpx.AsyncClient) -
         ("new_device", "phone"),
         ("session_revoked", str(phone.session_id)),
     ]
+
+
+async def test_logs_can_be_read_for_an_account_that_is_gone(
+    client_http: httpx.AsyncClient,
+) -> None:
+    """Found by the fuzzer: recording the read on a missing account was a 500."""
+    admin = await make_admin(client_http)
+    registration = await client.register(client_http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+    gone = await client.login(client_http, EMAIL, PASSWORD)
+    assert (await client_http.delete("/v1/account", headers=gone.auth_header)).status_code == 204
+    never = uuid.uuid4()
+    for account_id in (registration.account_id, never):
+        for path in (
+            "/v1/admin/auth-events",
+            "/v1/admin/auth-events/export",
+            "/v1/admin/audit-events",
+        ):
+            answer = await client_http.get(
+                path, params={"account_id": str(account_id)}, headers=admin.auth_header
+            )
+            assert answer.status_code == 200, (path, answer.text)
+
+    trail = await client_http.get(
+        "/v1/admin/audit-events", params={"action": "admin_action"}, headers=admin.auth_header
+    )
+    details = [e["detail"] for e in trail.json()["events"] if e["account_id"] is None]
+    assert f"read audit log of unknown account {never}" in details
+    assert f"export authentication log of unknown account {registration.account_id}" in details
+
+    # An account that exists still has the read recorded on it, for its owner to see.
+    mine = await client_http.get(
+        "/v1/admin/audit-events",
+        params={"account_id": str(admin.account_id)},
+        headers=admin.auth_header,
+    )
+    assert mine.status_code == 200
+    own = await client_http.get("/v1/account/audit-events", headers=admin.auth_header)
+    assert "read audit log" in [e["detail"] for e in own.json()["events"]]
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        # Control characters in text filters (PostgreSQL cannot even compare NUL): 422.
+        ("/v1/admin/accounts", {"email_prefix": "a\x00"}, 422),
+        ("/v1/admin/auth-events", {"ip": "127.0.0.1\x00"}, 422),
+        ("/v1/admin/auth-events", {"action": "srp\x00"}, 422),
+        ("/v1/admin/auth-events/export", {"network": "10.0.0.0/8\n"}, 422),
+        ("/v1/admin/audit-events", {"action": "login\x1f"}, 422),
+        # Cursors that decode to something no page ever handed out: 400.
+        ("/v1/admin/accounts", {"cursor": _cursor("a@example.com\x00")}, 400),
+        ("/v1/admin/auth-events", {"cursor": _cursor("\u00b2")}, 400),  # isdigit(), not a number
+        ("/v1/admin/audit-events", {"cursor": _cursor("9" * 40)}, 400),  # beyond BIGINT
+        ("/v1/account/audit-events", {"cursor": _cursor("1\x00")}, 400),
+    ],
+)
+async def test_admin_filters_refuse_what_no_record_can_hold(
+    client_http: httpx.AsyncClient, path: str, params: dict[str, str], status: int
+) -> None:
+    """Found by the fuzzer: each of these was a 500 on PostgreSQL."""
+    admin = await make_admin(client_http)
+    answer = await client_http.get(path, params=params, headers=admin.auth_header)
+    assert answer.status_code == status, answer.text
+    if path != "/v1/admin/auth-events/export":
+        assert (await client_http.get(path, headers=admin.auth_header)).status_code == 200
+
+
+async def test_a_lockout_key_with_a_control_character_is_refused(
+    client_http: httpx.AsyncClient,
+) -> None:
+    admin = await make_admin(client_http)
+    key = await client_http.delete(
+        "/v1/admin/lockouts", params={"key": "identity:\x00"}, headers=admin.auth_header
+    )
+    assert key.status_code == 422, key.text
 
 
 async def test_auth_log_filters_pages_and_csv(client_http: httpx.AsyncClient) -> None:

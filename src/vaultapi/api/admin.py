@@ -28,6 +28,7 @@ from vaultapi.errors import (
     ValidationFailed,
 )
 from vaultapi.schemas import admin as schemas
+from vaultapi.schemas.auth import NO_CONTROL_CHARACTERS
 from vaultapi.services.admin import AdminService, audit_page, lockout_kind, normalized_network
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -79,7 +80,9 @@ def _summary(account: Account, has_second_factor: bool) -> schemas.AccountSummar
 async def list_accounts(
     service: ServiceDep,
     runtime: RuntimeDep,
-    email_prefix: Annotated[str | None, Query(max_length=254)] = None,
+    email_prefix: Annotated[
+        str | None, Query(max_length=254, pattern=NO_CONTROL_CHARACTERS)
+    ] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     account_status: Annotated[schemas.AccountStatus | None, Query(alias="status")] = None,
@@ -209,9 +212,12 @@ async def delete_account(
 
 
 Outcome = Annotated[schemas.AuthOutcome | None, Query()]
-Network = Annotated[str | None, Query(max_length=49, description="CIDR, e.g. 203.0.113.0/24")]
-Address = Annotated[str | None, Query(max_length=45)]
-Action = Annotated[str | None, Query(max_length=32)]
+Network = Annotated[
+    str | None,
+    Query(max_length=49, pattern=NO_CONTROL_CHARACTERS, description="CIDR, e.g. 203.0.113.0/24"),
+]
+Address = Annotated[str | None, Query(max_length=45, pattern=NO_CONTROL_CHARACTERS)]
+Action = Annotated[str | None, Query(max_length=32, pattern=NO_CONTROL_CHARACTERS)]
 
 
 async def get_auth_filter(
@@ -425,7 +431,7 @@ async def list_lockouts(
 )
 async def clear_lockout(
     service: ServiceDep,
-    key: Annotated[str, Query(min_length=1, max_length=96)],
+    key: Annotated[str, Query(min_length=1, max_length=96, pattern=NO_CONTROL_CHARACTERS)],
 ) -> Response:
     await service.clear_lockout(key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

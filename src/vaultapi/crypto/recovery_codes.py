@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 CODE_CHARACTERS = 16
 _hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-_SHAPE = re.compile(rf"^[{ALPHABET}]{{{CODE_CHARACTERS}}}$")
+_SHAPE = re.compile(rf"[{ALPHABET}]{{{CODE_CHARACTERS}}}")
 
 
 def new_code() -> str:
@@ -29,7 +29,7 @@ def new_code() -> str:
 def normalize(code: str) -> str | None:
     """Case, spaces and dashes do not matter; None if it cannot be a code."""
     compact = code.lower().replace("-", "").replace(" ", "")
-    return compact if _SHAPE.match(compact) else None
+    return compact if _SHAPE.fullmatch(compact) else None
 
 
 def hash_code(code: str) -> str:

@@ -133,7 +133,11 @@ def parse_link(link: str) -> ShareLink:
     `v1.<43 base64url characters>` optionally followed by `.p`."""
     if not isinstance(link, str):
         raise ShareLinkError("a share link must be a string")
-    parts = urlsplit(link.strip())
+    try:
+        parts = urlsplit(link.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:  # "http://[", "http://host:99999"
+        raise ShareLinkError("a share link is an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ShareLinkError("a share link is an http(s) URL")
     if parts.query:

@@ -24,7 +24,7 @@ DIGITS = 6
 PERIOD_SECONDS = 30
 SECRET_BYTES = 20
 """160 bits, the size RFC 4226 recommends for HMAC-SHA-1."""
-_CODE = re.compile(r"^[0-9]{6}$")
+_CODE = re.compile(r"[0-9]{6}")
 _SEAL_INFO = b"vaultapi/v1/totp-seal"
 
 
@@ -42,7 +42,7 @@ def provisioning_uri(secret: str, *, account_name: str, issuer: str) -> str:
 def normalize_code(code: str) -> str | None:
     """Digits only (spaces allowed between groups, as apps show them); None if not a code."""
     compact = code.replace(" ", "")
-    return compact if _CODE.match(compact) else None
+    return compact if _CODE.fullmatch(compact) else None
 
 
 def matching_step(secret: str, code: str, *, now: datetime, drift_steps: int) -> int | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +52,9 @@ class DayRow:
     values: dict[str, int]
 
 
+_MALFORMED_CURSOR = "Malformed cursor: pass back the `next_cursor` of a page"
+
+
 def encode_cursor(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).rstrip(b"=").decode()
 
@@ -59,17 +64,26 @@ def decode_cursor(cursor: str | None) -> str | None:
         return None
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        return raw.decode()
+        text = raw.decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("Malformed cursor: pass back the `next_cursor` of a page") from exc
+        raise BadRequest(_MALFORMED_CURSOR) from exc
+    # Our cursors hold an e-mail or a row id: never a control character (and
+    # PostgreSQL cannot even compare text holding NUL).
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise BadRequest(_MALFORMED_CURSOR)
+    return text
+
+
+_ID_CURSOR = re.compile(r"[0-9]{1,18}")
+"""A row id: ASCII digits only (`str.isdigit` also takes "²"), and within a BIGINT."""
 
 
 def decode_id_cursor(cursor: str | None) -> int | None:
     text = decode_cursor(cursor)
     if text is None:
         return None
-    if not text.isdigit():
-        raise BadRequest("Malformed cursor: pass back the `next_cursor` of a page")
+    if _ID_CURSOR.fullmatch(text) is None:
+        raise BadRequest(_MALFORMED_CURSOR)
     return int(text)
 
 
@@ -116,6 +130,16 @@ class AdminService:
             detail=what,
             actor_id=self.admin.account.id,
         )
+
+    async def _log_reading(self, what: str, account_id: uuid.UUID | None) -> None:
+        """Reading a log filtered by one account is recorded on that account (its
+        owner sees it in their own audit log). The filter may name an account
+        that is gone (deleted: just when an admin looks into it) or never was:
+        then the record has no subject and names the id in its detail."""
+        if account_id is not None and not await self.repo.account_exists(account_id):
+            await self._log(f"{what} of unknown account {account_id}")
+            return
+        await self._log(what, account_id)
 
     # -- accounts -----------------------------------------------------------------
 
@@ -173,7 +197,7 @@ class AdminService:
     async def auth_events(
         self, where: AuthEventFilter, cursor: str | None, limit: int
     ) -> tuple[Sequence[AuthEvent], str | None]:
-        await self._log("read authentication log", where.account_id)
+        await self._log_reading("read authentication log", where.account_id)
         events = await self.repo.auth_events(
             where, before_id=decode_id_cursor(cursor), limit=limit + 1
         )
@@ -184,7 +208,7 @@ class AdminService:
 
     async def export_auth_events(self, where: AuthEventFilter, cap: int) -> list[AuthEvent]:
         """Up to `cap` matching events, newest first (one audit record, whatever the size)."""
-        await self._log("export authentication log", where.account_id)
+        await self._log_reading("export authentication log", where.account_id)
         rows: list[AuthEvent] = []
         before: int | None = None
         while len(rows) < cap:
@@ -199,7 +223,7 @@ class AdminService:
     async def audit_events(
         self, account_id: uuid.UUID | None, action: str | None, cursor: str | None, limit: int
     ) -> tuple[Sequence[AuditEvent], str | None]:
-        await self._log("read audit log", account_id)
+        await self._log_reading("read audit log", account_id)
         return await audit_page(self.audit, account_id, action, cursor, limit)
 
     # -- lockouts -------------------------------------------------------------------

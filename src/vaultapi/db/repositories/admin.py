@@ -312,6 +312,17 @@ class AdminRepository:
         for model in (TOTPFactor, WebAuthnCredential, RecoveryCode):
             await self.session.execute(delete(model).where(col(model.account_id) == account_id))
 
+    async def account_exists(self, account_id: uuid.UUID) -> bool:
+        """True if the account exists, and it then stays until this transaction
+        ends (PostgreSQL: `FOR KEY SHARE`, which blocks a concurrent delete but
+        no update): a row that will reference it can be written safely."""
+        statement = (
+            select(col(Account.id))
+            .where(col(Account.id) == account_id)
+            .with_for_update(key_share=True)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
     async def delete_account(self, account_id: uuid.UUID) -> bool:
         result = await self.session.execute(delete(Account).where(col(Account.id) == account_id))
         return rowcount(result) == 1
