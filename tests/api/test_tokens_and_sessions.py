@@ -238,9 +238,9 @@ async def test_sessions_are_capped_per_account(make_client: ClientFactory) -> No
 
 
 async def test_concurrent_logins_respect_the_session_cap(make_client: ClientFactory) -> None:
-    """Six proofs verified at once, no more than the cap stay live. Two guards
-    make logins of one account count one by one: the identity's backoff counter
-    lock and the account row lock (either alone passes this test)."""
+    """Six proofs verified at once, no more than the cap stay live: logins of
+    one account finish one by one, under the account row lock that verify
+    takes when it reads the account (and the identity's backoff counter lock)."""
     import asyncio
 
     from tests.api.conftest import srp_password_for, start_handshake, verify

@@ -464,6 +464,12 @@ async def list_ip_rules(service: ServiceDep) -> schemas.IPRuleList:
     "/ip-rules",
     operation_id="adminAddIpRule",
     summary="Block (or allow) an address or network, for a while or until removed",
+    description=(
+        "The rule holds at once on the worker that answers this request, and on "
+        "every other worker within `admin.ip_rules_cache_seconds` (default 2 s): "
+        "each worker rereads the rules at most that often. The same goes for "
+        "removing a rule."
+    ),
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(*ADMIN_ERRORS, BadRequest),
 )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaultapi.crypto import CryptoError
@@ -247,6 +248,17 @@ class AdminService:
 
     # -- IP rules --------------------------------------------------------------------
 
+    def _forget_ip_rules_on_commit(self) -> None:
+        """This worker's copy of the rules is dropped once the change is
+        committed: dropped earlier, a request in between could read and keep
+        the old rules for another `ip_rules_cache_seconds`."""
+        event.listen(
+            self.db.sync_session,
+            "after_commit",
+            lambda _: self.runtime.ip_rules.forget(),
+            once=True,
+        )
+
     async def ip_rules(self) -> Sequence[IPRule]:
         await self._log("list IP rules")
         return await self.repo.ip_rules(utcnow())
@@ -264,14 +276,14 @@ class AdminService:
             expires_at=now + timedelta(seconds=duration_seconds) if duration_seconds else None,
         )
         await self.repo.add_ip_rule(rule)
-        self.runtime.ip_rules.forget()
+        self._forget_ip_rules_on_commit()
         await self._log(f"{action} {rule.network}")
         return rule
 
     async def delete_ip_rule(self, rule_id: uuid.UUID) -> None:
         if not await self.repo.delete_ip_rule(rule_id):
             raise NotFound("No IP rule with this id")
-        self.runtime.ip_rules.forget()
+        self._forget_ip_rules_on_commit()
         await self._log(f"remove IP rule {rule_id}")
 
     # -- statistics ------------------------------------------------------------------

@@ -183,8 +183,8 @@ class SessionIssuer:
         account has one): `create`, then the authentication log's success for
         `action` and the audit entry. On the direct PostgreSQL path (login) all
         of it is one statement (`FinishedLogins`): a login is the hot path, and
-        each statement a round trip. The caller holds the identity's abuse
-        counter (`lock_and_check`)."""
+        each statement a round trip. The caller holds the account's row lock
+        (`LoginAccounts.with_second_factors`)."""
         if not self.db.on_asyncpg:
             tokens = await self.create(account, device_name=device_name, now=now)
             await AuthEventRepository(self.db).record(

@@ -43,7 +43,10 @@ _LOGIN_SELECT = select(*(_A.c[name] for name in _LOGIN_COLUMNS))
 _BY_EMAIL = Query(_LOGIN_SELECT.where(_A.c.email == bindparam("email")))
 _BY_ID = Query(_LOGIN_SELECT.where(_A.c.id == bindparam("id")))
 _BY_ID_WITH_FACTORS = Query(
-    _LOGIN_SELECT.add_columns(*second_factor_columns(_A.c.id)).where(_A.c.id == bindparam("id"))
+    _LOGIN_SELECT.add_columns(*second_factor_columns(_A.c.id))
+    .where(_A.c.id == bindparam("id"))
+    # PostgreSQL: FOR NO KEY UPDATE (SQLite's writer lock already serializes).
+    .with_for_update(key_share=True)
 )
 _KDF = Query(
     select(_A.c.kdf_memory_kib, _A.c.kdf_iterations, _A.c.kdf_parallelism, _A.c.kdf_salt).where(
@@ -75,7 +78,9 @@ class LoginAccounts:
     ) -> tuple[LoginAccount, list[str]] | None:
         """The account and the second factors its login needs (see
         `second_factor_methods`), in one statement: what a proof is checked
-        against, and what decides between tokens and a second step."""
+        against, and what decides between tokens and a second step. The row
+        stays locked until the transaction ends, so logins of one account
+        finish one after the other (exact session limit, `FinishedLogins`)."""
         row = await self.db.fetchrow(_BY_ID_WITH_FACTORS, id=account_id)
         return (LoginAccount.of(row), second_factor_methods(row)) if row else None
 

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import INET as _INET
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 from sqlmodel import col
 
 from vaultapi.db.direct import Db, Query
@@ -67,21 +68,22 @@ _AUDIT_COLUMNS = ("at", "account_id", "actor_id", "action", "ip", "detail")
 _INSERT_AUDIT = Query(insert(_AUDIT).values({name: bindparam(name) for name in _AUDIT_COLUMNS}))
 
 
-def login_audit_insert() -> Insert:
+def login_audit_insert(only_if: FromClause | None = None) -> Insert:
     """The audit entry of a finished login, `login` or `new_device` (the first
     time this device name logs in), decided inside the INSERT: one statement.
-    Parameters: `at`, `account_id`, `ip`, `detail`."""
-    return insert(_AUDIT).from_select(
-        list(_AUDIT_COLUMNS),
-        select(
-            bindparam("at", type_=_AUDIT.c.at.type),
-            bindparam("account_id", type_=_AUDIT.c.account_id.type),
-            bindparam("account_id", type_=_AUDIT.c.actor_id.type),
-            case((_SEEN_DEVICE, literal("login")), else_=literal("new_device")),
-            bindparam("ip", type_=_AUDIT.c.ip.type),
-            bindparam("detail", type_=_AUDIT.c.detail.type),
-        ),
+    Parameters: `at`, `account_id`, `ip`, `detail`. With `only_if`, one entry
+    per row of that (a CTE of the same statement), so none when it is empty."""
+    entry = select(
+        bindparam("at", type_=_AUDIT.c.at.type),
+        bindparam("account_id", type_=_AUDIT.c.account_id.type),
+        bindparam("account_id", type_=_AUDIT.c.actor_id.type),
+        case((_SEEN_DEVICE, literal("login")), else_=literal("new_device")),
+        bindparam("ip", type_=_AUDIT.c.ip.type),
+        bindparam("detail", type_=_AUDIT.c.detail.type),
     )
+    if only_if is not None:
+        entry = entry.select_from(only_if)
+    return insert(_AUDIT).from_select(list(_AUDIT_COLUMNS), entry)
 
 
 _INSERT_LOGIN_AUDIT = Query(login_audit_insert())

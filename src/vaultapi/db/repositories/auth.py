@@ -13,6 +13,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -316,15 +317,15 @@ def _finished_login() -> Executable:
     data-modifying CTEs: the account's `last_login_at`, the new session, its
     refresh token, the session limit, the authentication log entry and the
     audit entry. Answers the number of sessions opened: 0 when the account
-    is gone. Only for `Db.on_asyncpg`.
+    is gone, and then nothing is written. Only for `Db.on_asyncpg`.
 
     The sub-statements see the database as it was when the statement began:
     the session limit is applied to the other sessions with `keep - 1` (the
     new one is the most recently used). That snapshot is exact because logins
     of one account reach this statement one at a time: each holds the
-    identity's abuse counter, locked by `AbuseGuard.lock_and_check` in an
-    earlier statement of its transaction, so the snapshot already shows the
-    previous login's session."""
+    account's row, locked by `LoginAccounts.with_second_factors` in an earlier
+    statement of its transaction (second-factor completions lock it too, by
+    `logged_in`), so the snapshot already shows the previous login's session."""
     now = bindparam("now", type_=_S.c.created_at.type)
     account = bindparam("account_id", type_=_A.c.id.type)
     ip = bindparam("ip", type_=_S.c.created_ip.type)
@@ -370,18 +371,21 @@ def _finished_login() -> Executable:
     )
     logged = (
         insert(_E)
-        .values(
-            at=now,
-            ip=ip,
-            user_agent=bindparam("user_agent", type_=_E.c.user_agent.type),
-            account_id=account,
-            action=bindparam("action", type_=_E.c.action.type),
-            outcome="success",
-            reason="",
+        .from_select(
+            ["at", "ip", "user_agent", "account_id", "action", "outcome", "reason"],
+            select(
+                now,
+                ip,
+                bindparam("user_agent", type_=_E.c.user_agent.type),
+                touched.c.id,
+                bindparam("action", type_=_E.c.action.type),
+                literal("success"),
+                literal(""),
+            ),
         )
         .cte("logged")
     )
-    audited = login_audit_insert().cte("audited")
+    audited = login_audit_insert(only_if=touched).cte("audited")
     return (
         select(func.count().label("opened"))
         .select_from(opened)
