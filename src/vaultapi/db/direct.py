@@ -33,8 +33,10 @@ import asyncpg
 from sqlalchemy import CursorResult
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from vaultapi.errors import DatabaseUnreachable, is_connection_lost
 
@@ -88,7 +90,8 @@ class Db:
         self.is_postgresql = engine.dialect.name == "postgresql"
         self.write = write
         self._session = session
-        self._connection: AsyncConnection | None = None
+        self._connection: AsyncConnection | None = None  # SQLite
+        self._pooled: PoolProxiedConnection | None = None  # PostgreSQL
         self._asyncpg: asyncpg.Connection | None = None
         self._transaction: Any = None
         self._autocommit = False
@@ -100,7 +103,7 @@ class Db:
         its one transaction). For a request whose statements are each atomic
         alone and hold no lock across each other: no BEGIN and COMMIT, two
         round trips fewer. A failure then keeps what earlier statements did."""
-        if self._connection is None:
+        if not self._connected:
             self._autocommit = True
 
     @property
@@ -128,14 +131,22 @@ class Db:
         assert isinstance(engine, AsyncEngine)  # noqa: S101 - our sessionmaker binds the engine
         return cls(engine, write=True, session=session)
 
+    @property
+    def _connected(self) -> bool:
+        return self._connection is not None or self._pooled is not None
+
     async def _connect(self) -> None:
-        self._connection = await self.engine.connect()
-        if self.is_postgresql:
-            raw = await self._connection.get_raw_connection()
-            self._asyncpg = raw.driver_connection
-            if self.write and not self._autocommit:
-                self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
-                await self._transaction.start()
+        if not self.is_postgresql:
+            self._connection = await self.engine.connect()
+            return
+        # The pool's connection itself: `engine.connect()` would wrap it in a
+        # SQLAlchemy `Connection` that this path never uses, at the cost of
+        # two more greenlet hops (about 40 µs of CPU a request).
+        self._pooled = await self.engine.raw_connection()
+        self._asyncpg = self._pooled.driver_connection
+        if self.write and not self._autocommit:
+            self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
+            await self._transaction.start()
 
     async def _through_sqlalchemy(self, query: Query, params: dict[str, Any]) -> CursorResult[Any]:
         statement = query.statement(self.dialect.name)
@@ -150,7 +161,7 @@ class Db:
 
     async def fetch(self, query: Query, **params: Any) -> Sequence[Row]:
         """The rows a SELECT or a `RETURNING` statement answers."""
-        if self._connection is None and self._session is None:
+        if not self._connected and self._session is None:
             await self._guarded(self._connect())
         if self._asyncpg is not None:
             sql, args = self._asyncpg_call(query, params)
@@ -165,7 +176,7 @@ class Db:
 
     async def execute(self, query: Query, **params: Any) -> int:
         """Run an INSERT, UPDATE or DELETE without `RETURNING`: the rows it touched."""
-        if self._connection is None and self._session is None:
+        if not self._connected and self._session is None:
             await self._guarded(self._connect())
         if self._asyncpg is not None:
             sql, args = self._asyncpg_call(query, params)
@@ -176,18 +187,25 @@ class Db:
     async def close(self, *, commit: bool) -> None:
         """End the transaction (commit or roll back) and give the connection
         back; a connection left in an unknown state is discarded instead."""
+        if self._pooled is not None:
+            pooled = self._pooled
+            try:
+                if self._transaction is not None:
+                    transaction, self._transaction = self._transaction, None
+                    end = transaction.commit() if commit else transaction.rollback()
+                    await self._guarded(end)
+            finally:
+                self._pooled = self._asyncpg = None
+                await greenlet_spawn(pooled.invalidate if self._broken else pooled.close)
+            return
         connection = self._connection
         if connection is None:
             return
         try:
-            if self._transaction is not None:
-                transaction, self._transaction = self._transaction, None
-                end = transaction.commit() if commit else transaction.rollback()
-                await self._guarded(end)
-            elif self._asyncpg is None and connection.in_transaction():
+            if connection.in_transaction():
                 await (connection.commit() if commit and self.write else connection.rollback())
         finally:
-            self._connection = self._asyncpg = None
+            self._connection = None
             if self._broken:
                 await connection.invalidate()
             await connection.close()
