@@ -139,15 +139,26 @@ class SessionIssuer:
         await self.refresh_tokens.add(refresh_token_hash(token), session_id, now)
         return token
 
-    async def tokens(
-        self, account_id: uuid.UUID, role: str, session_id: uuid.UUID, now: datetime
+    def _issued(
+        self,
+        account_id: uuid.UUID,
+        role: str,
+        session_id: uuid.UUID,
+        refresh_token: str,
+        now: datetime,
     ) -> IssuedTokens:
         return IssuedTokens(
             session_id=session_id,
             access_token=self.access_token(account_id, role, session_id, now),
             expires_in=self.settings.access_token_ttl_seconds,
-            refresh_token=await self.new_refresh_token(session_id, now),
+            refresh_token=refresh_token,
         )
+
+    async def tokens(
+        self, account_id: uuid.UUID, role: str, session_id: uuid.UUID, now: datetime
+    ) -> IssuedTokens:
+        refresh_token = await self.new_refresh_token(session_id, now)
+        return self._issued(account_id, role, session_id, refresh_token, now)
 
     async def create(
         self, account: LoginAccount | Account, *, device_name: str, now: datetime
@@ -183,8 +194,8 @@ class SessionIssuer:
         account has one): `create`, then the authentication log's success for
         `action` and the audit entry. On the direct PostgreSQL path (login) all
         of it is one statement (`FinishedLogins`): a login is the hot path, and
-        each statement a round trip. The caller holds the account's row lock
-        (`LoginAccounts.with_second_factors`)."""
+        each statement a round trip. On that path the caller has locked the
+        account's row (`LoginAccounts.with_second_factors`)."""
         if not self.db.on_asyncpg:
             tokens = await self.create(account, device_name=device_name, now=now)
             await AuthEventRepository(self.db).record(
@@ -208,12 +219,7 @@ class SessionIssuer:
         )
         if not opened:
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True)
-        return IssuedTokens(
-            session_id=session_id,
-            access_token=self.access_token(account.id, account.role, session_id, now),
-            expires_in=self.settings.access_token_ttl_seconds,
-            refresh_token=refresh_token,
-        )
+        return self._issued(account.id, account.role, session_id, refresh_token, now)
 
     async def step_up(self, caller: Caller, role: str, now: datetime) -> IssuedTokens:
         """A fresh proof on an existing session: it counts as recent
