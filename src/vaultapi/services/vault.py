@@ -1,10 +1,15 @@
 """The vault: items and folders as opaque ciphertext, with revisions.
 
-Writes take the account's vault revision first (`VaultRepository.bump`),
+Writes take the account's vault revision first (`bump_revision`),
 which serializes one account's writes; each object then records that revision
 as `changed_in`, which is what delta sync compares. Updates, deletes,
 restores and purges name the revision they were based on (If-Match): a stale
 one is a 412 with the current revision, never a silent overwrite.
+
+The single-item writes, the most frequent, run on the direct path
+(`ItemWriter`, `vaultapi.db.direct`); folders, purge, import and export keep
+the ORM session (`VaultService`), sharing the revision bump and the usage
+count with it as one statement each.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -133,7 +139,7 @@ class ItemWriter:
             raise LimitReached(f"This vault may hold at most {limit} items", extra={"limit": limit})
         now = utcnow()
         row = await self.items.insert(
-            self.owner, request.id, ItemWrites.fields(request), changed_in, now
+            self.owner, request.id, _item_fields(request), changed_in, now
         )
         if row is None:  # another account took the id meanwhile (ids are global)
             raise ItemExists("An id exists already: generate new ids")
@@ -153,7 +159,7 @@ class ItemWriter:
                 raise await _missing_or_stale(self.items, self.owner, item_id)
             await self.items.prune_versions(item_id, keep)
         row = await self.items.update(
-            self.owner, item_id, expected, ItemWrites.fields(request), changed_in, now
+            self.owner, item_id, expected, _item_fields(request), changed_in, now
         )
         if row is None:  # without history, the first statement to check the revision
             raise await _missing_or_stale(self.items, self.owner, item_id)
@@ -183,6 +189,17 @@ class ItemWriter:
         if row is None:
             raise await _missing_or_stale(self.items, self.owner, item_id)
         return row
+
+
+def _item_fields(item: schemas.ItemFields) -> dict[str, Any]:
+    """An item's own fields as the parameters of `ItemWrites.insert` and `update`."""
+    return {
+        "new_type": item.type.value,
+        "new_key": item.key,
+        "new_data": item.data,
+        "new_folder": item.folder_id,
+        "new_favorite": item.favorite,
+    }
 
 
 def _taken(ids: Sequence[uuid.UUID]) -> ItemExists:

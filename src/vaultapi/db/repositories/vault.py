@@ -133,9 +133,9 @@ class VaultReader:
 
 
 def _bump(dialect: str) -> Executable:
-    insert = postgresql.insert(_V) if dialect == "postgresql" else sqlite.insert(_V)
+    upsert = postgresql.insert(_V) if dialect == "postgresql" else sqlite.insert(_V)
     return (
-        insert.values(account_id=_OWNER, revision=1)
+        upsert.values(account_id=_OWNER, revision=1)
         .on_conflict_do_update(index_elements=["account_id"], set_={"revision": _V.c.revision + 1})
         .returning(_V.c.revision)
     )
@@ -182,9 +182,9 @@ _CHANGE: BindParameter[int] = bindparam("change", type_=_I.c.changed_in.type)
 
 
 def _insert_item(dialect: str) -> Executable:
-    insert = postgresql.insert(_I) if dialect == "postgresql" else sqlite.insert(_I)
+    upsert = postgresql.insert(_I) if dialect == "postgresql" else sqlite.insert(_I)
     return (
-        insert.values(
+        upsert.values(
             id=_ITEM,
             account_id=_OWNER,
             **_NEW_ITEM,
@@ -201,29 +201,13 @@ def _insert_item(dialect: str) -> Executable:
 _INSERT_ITEM = Query(_insert_item)
 _FORGET_TOMBSTONE = Query(delete(_TS).where(_TS.c.account_id == _OWNER, _TS.c.object_id == _ITEM))
 _IV = sa_table(VaultItemVersion)
+_VERSIONED = ("type", "key", "data", "folder_id", "favorite")
+"""An item's own fields, which a history version keeps."""
 _SAVE_VERSION = Query(
     insert(_IV).from_select(
-        [
-            "item_id",
-            "account_id",
-            "revision",
-            "type",
-            "key",
-            "data",
-            "folder_id",
-            "favorite",
-            "replaced_at",
-        ],
+        ["item_id", "account_id", "revision", *_VERSIONED, "replaced_at"],
         select(
-            _I.c.id,
-            _I.c.account_id,
-            _I.c.revision,
-            _I.c.type,
-            _I.c.key,
-            _I.c.data,
-            _I.c.folder_id,
-            _I.c.favorite,
-            _NOW,
+            _I.c.id, _I.c.account_id, _I.c.revision, *(_I.c[name] for name in _VERSIONED), _NOW
         ).where(_AT_EXPECTED),
     )
 )
@@ -303,7 +287,8 @@ class ItemWrites:
         changed_in: int,
         now: datetime,
     ) -> Row | None:
-        """The new item's row; None when its id was taken meanwhile."""
+        """The new item's row (`fields` as for `update`); None when its id
+        was taken meanwhile."""
         return await self.db.fetchrow(
             _INSERT_ITEM, owner=owner, item=item_id, **fields, change=changed_in, now=now
         )
@@ -333,8 +318,9 @@ class ItemWrites:
         changed_in: int,
         now: datetime,
     ) -> Row | None:
-        """Set the fields (`new_type`, `new_key`, … as `ItemWrites.fields`)
-        and +1 the revision, if the item is at `expected`."""
+        """Set the item's own fields (`fields`: `new_type`, `new_key`,
+        `new_data`, `new_folder`, `new_favorite`) and +1 the revision, if the
+        item is at `expected`."""
         return await self.db.fetchrow(
             _UPDATE_ITEM,
             owner=owner,
@@ -367,17 +353,6 @@ class ItemWrites:
         return await self.db.fetchrow(
             _RESTORE_ITEM, owner=owner, item=item_id, expected=expected, change=changed_in, now=now
         )
-
-    @staticmethod
-    def fields(item: Any) -> dict[str, Any]:
-        """The parameters of an item's own fields (`schemas.ItemFields`)."""
-        return {
-            "new_type": item.type.value,
-            "new_key": item.key,
-            "new_data": item.data,
-            "new_folder": item.folder_id,
-            "new_favorite": item.favorite,
-        }
 
 
 async def bump_revision(db: Db, owner: uuid.UUID) -> int:
