@@ -143,7 +143,8 @@ class ItemWriter:
         )
         if row is None:  # another account took the id meanwhile (ids are global)
             raise ItemExists("An id exists already: generate new ids")
-        await self.items.forget_tombstone(self.owner, request.id)
+        if found["tombstoned"]:  # the id was purged once: its tombstone would drop it
+            await self.items.forget_tombstone(self.owner, request.id)
         await count_usage(self.db, "items_created", now, self.owner)
         return row
 

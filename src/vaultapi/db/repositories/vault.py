@@ -164,6 +164,7 @@ _CREATE_CHECKS = Query(
         .label("folder_found"),
         exists().where(_I.c.id == _ITEM).label("item_taken"),
         exists().where(_F.c.id == _ITEM).label("folder_taken"),
+        exists().where(_TS.c.account_id == _OWNER, _TS.c.object_id == _ITEM).label("tombstoned"),
         select(func.count())
         .select_from(_I)
         .where(_I.c.account_id == _OWNER)
@@ -274,7 +275,8 @@ class ItemWrites:
         """What a create must know first, in one statement: `folder_found`
         (whether `folder_id` is one of `owner`'s folders), `item_taken` and
         `folder_taken` (whether `item_id` is the id of an item or a folder
-        of any account), and `items`, how many items `owner` has."""
+        of any account), `tombstoned` (whether `owner` purged an object of
+        that id), and `items`, how many items `owner` has."""
         row = await self.db.fetchrow(_CREATE_CHECKS, owner=owner, item=item_id, folder=folder_id)
         assert row is not None  # noqa: S101 - a SELECT without FROM has one row
         return row
