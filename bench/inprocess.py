@@ -37,6 +37,8 @@ SECTION = f"In-process server CPU per request (ASGI called directly, best of {BA
 ACTIONS = {
     "healthz": "GET /healthz",
     "item_read": "GET /v1/vault/items/{id}",
+    "item_update": "PUT /v1/vault/items/{id}",
+    "item_create": "POST /v1/vault/items",
     "login": "login (srp/start + srp/verify): lower bound of the login figure",
 }
 
@@ -84,23 +86,48 @@ async def _measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
         )
         login = await client.login(http, EMAIL, PASSWORD)
         http.headers.update(login.auth_header)
-        ids = []
-        for _ in range(20):
+
+        def new_item() -> dict[str, Any]:
             item_id = str(uuid.uuid4())
-            body = {
+            return {
                 "id": item_id,
                 "type": "login",
                 "key": encstring.encrypt(login.account_key, b"k" * 32, item_id),
                 "data": encstring.encrypt(b"k" * 32, b"x" * 360, item_id),
             }
-            (await http.post("/v1/vault/items", json=body)).raise_for_status()
-            ids.append(item_id)
+
+        ids = []
+        bodies: dict[str, dict[str, Any]] = {}
+        etags: dict[str, str] = {}
+        for _ in range(20):
+            body = new_item()
+            created = await http.post("/v1/vault/items", json=body)
+            created.raise_for_status()
+            ids.append(body["id"])
+            bodies[body["id"]] = {k: v for k, v in body.items() if k != "id"}
+            etags[body["id"]] = created.headers["ETag"]
 
         async def healthz(n: int) -> None:
             (await http.get("/healthz")).raise_for_status()
 
         async def get_item(n: int) -> None:
             (await http.get(f"/v1/vault/items/{ids[n % len(ids)]}")).raise_for_status()
+
+        async def update_item(n: int) -> None:
+            item_id = ids[n % len(ids)]
+            updated = await http.put(
+                f"/v1/vault/items/{item_id}",
+                json=bodies[item_id],
+                headers={"If-Match": etags[item_id]},
+            )
+            updated.raise_for_status()
+            etags[item_id] = updated.headers["ETag"]
+
+        # Encrypted up front: the client's work is not the server's CPU.
+        fresh = [new_item() for _ in range(10 + BATCHES * rounds)]
+
+        async def create_item(n: int) -> None:
+            (await http.post("/v1/vault/items", json=fresh.pop())).raise_for_status()
 
         async def one_login(n: int) -> None:
             start = srp.client_start()
@@ -127,6 +154,8 @@ async def _measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
         for key, action, count in (
             ("healthz", healthz, rounds),
             ("item_read", get_item, rounds),
+            ("item_update", update_item, rounds),
+            ("item_create", create_item, rounds),
             ("login", one_login, max(20, rounds // 4)),
         ):
             for n in range(10):

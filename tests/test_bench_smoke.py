@@ -38,7 +38,13 @@ EXPECTED_KEYS = [
         for vault in ("10k", "50k")
         for figure in ("full_ms", "full_cpu", "full_mb", "peak_rss", "delta_ms", "delta_kb")
     ),
-    *("inprocess.healthz", "inprocess.item_read", "inprocess.login"),
+    *(
+        "inprocess.healthz",
+        "inprocess.item_read",
+        "inprocess.item_update",
+        "inprocess.item_create",
+        "inprocess.login",
+    ),
     *("admin.daily", "admin.frequency", "admin.top_ips"),
 ]
 TARGETED = {

@@ -178,6 +178,22 @@ async def get_reading_caller(
 ReadingCallerDep = Annotated[Caller, Depends(get_reading_caller)]
 
 
+async def get_writing_caller(
+    request: Request,
+    db: WriterDep,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller of a direct-path route that writes (`WriterDep`), checked
+    like `CurrentDep` in one direct statement, in the route's own transaction."""
+    caller = await authenticate_direct(db, runtime, _bearer_token(credentials))
+    request.state.account_id = str(caller.account_id)  # for the access log line
+    return caller
+
+
+WritingCallerDep = Annotated[Caller, Depends(get_writing_caller)]
+
+
 async def get_optional_writing_caller(
     request: Request,
     db: WriterDep,

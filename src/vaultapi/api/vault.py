@@ -23,10 +23,12 @@ from vaultapi.api.deps import (
     RuntimeDep,
     SessionDep,
     SettingsDep,
+    WriterDep,
+    WritingCallerDep,
 )
 from vaultapi.api.presenters import account_kdf
 from vaultapi.api.responses import ETAG, LOCATION, SYNC_ETAG, problem_responses, with_headers
-from vaultapi.db.direct import Db
+from vaultapi.db.direct import Db, Row
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion
 from vaultapi.db.repositories.vault import ITEM_COLUMNS, VaultReader
 from vaultapi.db.types import utcnow
@@ -44,7 +46,7 @@ from vaultapi.errors import (
     ValidationFailed,
 )
 from vaultapi.schemas import vault as schemas
-from vaultapi.services.vault import VaultService, read_item, read_sync
+from vaultapi.services.vault import ItemWriter, VaultService, read_item, read_sync
 
 router = APIRouter(prefix="/vault", tags=["vault"])
 
@@ -80,6 +82,31 @@ ExpectedDep = Annotated[int, Depends(expected_revision)]
 
 _SYNC = TypeAdapter(schemas.Sync)
 _ITEM = TypeAdapter(schemas.Item)
+
+
+def _item_response(
+    row: Row, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """An item's row as the JSON of `schemas.Item`, validated and serialized
+    once in pydantic-core (the bytes the response model would give), with
+    its ETag."""
+    item = {name: row[name] for name in ITEM_COLUMNS}
+    return Response(
+        _ITEM.dump_json(_ITEM.validate_python(item)),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": f'"{row["revision"]}"', **(headers or {})},
+    )
+
+
+async def get_item_writer(
+    caller: WritingCallerDep, db: WriterDep, settings: SettingsDep
+) -> ItemWriter:
+    """Item writes on the direct path (`vaultapi.db.direct`): no ORM session."""
+    return ItemWriter(db, settings.vault, caller.account_id)
+
+
+ItemWriterDep = Annotated[ItemWriter, Depends(get_item_writer)]
 
 
 def _etag(response: Response, revision: int) -> None:
@@ -157,18 +184,16 @@ async def list_items(
     operation_id="createItem",
     summary="Add an item (the client chooses its id)",
     status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Item,
     responses={
         **with_headers(201, ETAG, LOCATION),
         **problem_responses(*WRITE_ERRORS, ItemExists, LimitReached),
     },
 )
-async def create_item(
-    body: schemas.ItemCreate, vault: VaultDep, request: Request, response: Response
-) -> schemas.Item:
-    item = await vault.create_item(body)
-    _etag(response, item.revision)
-    response.headers["Location"] = str(request.url_for("get_item", item_id=item.id).path)
-    return item_out(item)
+async def create_item(body: schemas.ItemCreate, items: ItemWriterDep, request: Request) -> Response:
+    row = await items.create(body)
+    location = str(request.url_for("get_item", item_id=row["id"]).path)
+    return _item_response(row, status.HTTP_201_CREATED, {"Location": location})
 
 
 @router.get(
@@ -187,58 +212,42 @@ async def get_item(
     async with Db.reading(runtime.engine) as db:
         row = await read_item(db, runtime, token, item_id)
     request.state.account_id = str(row["session_account_id"])  # for the access log line
-    item = {name: row[name] for name in ITEM_COLUMNS}
-    return Response(
-        _ITEM.dump_json(_ITEM.validate_python(item)),
-        media_type="application/json",
-        headers={"ETag": f'"{row["revision"]}"'},
-    )
+    return _item_response(row)
 
 
 @router.put(
     "/items/{item_id}",
     operation_id="updateItem",
     summary="Replace an item's fields (If-Match: its current ETag)",
+    response_model=schemas.Item,
     responses={**with_headers(200, ETAG), **problem_responses(*CHANGE_ERRORS)},
 )
 async def update_item(
-    item_id: uuid.UUID,
-    body: schemas.ItemFields,
-    expected: ExpectedDep,
-    vault: VaultDep,
-    response: Response,
-) -> schemas.Item:
-    item = await vault.update_item(item_id, expected, body)
-    _etag(response, item.revision)
-    return item_out(item)
+    item_id: uuid.UUID, body: schemas.ItemFields, expected: ExpectedDep, items: ItemWriterDep
+) -> Response:
+    return _item_response(await items.update(item_id, expected, body))
 
 
 @router.delete(
     "/items/{item_id}",
     operation_id="trashItem",
     summary="Move an item to the trash (If-Match)",
+    response_model=schemas.Item,
     responses={**with_headers(200, ETAG), **problem_responses(*CHANGE_ERRORS)},
 )
-async def trash_item(
-    item_id: uuid.UUID, expected: ExpectedDep, vault: VaultDep, response: Response
-) -> schemas.Item:
-    item = await vault.trash_item(item_id, expected)
-    _etag(response, item.revision)
-    return item_out(item)
+async def trash_item(item_id: uuid.UUID, expected: ExpectedDep, items: ItemWriterDep) -> Response:
+    return _item_response(await items.trash(item_id, expected))
 
 
 @router.post(
     "/items/{item_id}/restore",
     operation_id="restoreItem",
     summary="Bring an item back from the trash (If-Match)",
+    response_model=schemas.Item,
     responses={**with_headers(200, ETAG), **problem_responses(*CHANGE_ERRORS)},
 )
-async def restore_item(
-    item_id: uuid.UUID, expected: ExpectedDep, vault: VaultDep, response: Response
-) -> schemas.Item:
-    item = await vault.restore_item(item_id, expected)
-    _etag(response, item.revision)
-    return item_out(item)
+async def restore_item(item_id: uuid.UUID, expected: ExpectedDep, items: ItemWriterDep) -> Response:
+    return _item_response(await items.restore(item_id, expected))
 
 
 @router.post(

@@ -1,10 +1,15 @@
 """The vault: items and folders as opaque ciphertext, with revisions.
 
-Writes take the account's vault revision first (`VaultRepository.bump`),
+Writes take the account's vault revision first (`bump_revision`),
 which serializes one account's writes; each object then records that revision
 as `changed_in`, which is what delta sync compares. Updates, deletes,
 restores and purges name the revision they were based on (If-Match): a stale
 one is a 412 with the current revision, never a silent overwrite.
+
+The single-item writes, the most frequent, run on the direct path
+(`ItemWriter`, `vaultapi.db.direct`); folders, purge, import and export keep
+the ORM session (`VaultService`), sharing the revision bump and the usage
+count with it as one statement each.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from vaultapi.config import VaultSettings
 from vaultapi.crypto import CryptoError, encstring
 from vaultapi.db.direct import Db, Row
 from vaultapi.db.models import VaultFolder, VaultItem, VaultItemVersion
-from vaultapi.db.repositories.admin import UsageRepository
-from vaultapi.db.repositories.vault import VaultReader, VaultRepository
+from vaultapi.db.repositories.admin import UsageRepository, count_usage
+from vaultapi.db.repositories.vault import ItemWrites, VaultReader, VaultRepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import (
     BadRequest,
@@ -96,6 +101,116 @@ async def read_item(db: Db, runtime: Runtime, access_token: str, item_id: uuid.U
     return row
 
 
+async def _missing_or_stale(items: ItemWrites, owner: uuid.UUID, item_id: uuid.UUID) -> Exception:
+    """Why a write that named an expected revision matched no row."""
+    current = await items.revision(owner, item_id)
+    if current is None:
+        return NotFound("No such item in this vault")
+    return _stale("item", current)
+
+
+class ItemWriter:
+    """Single-item writes on the direct path (`vaultapi.db.direct`): create,
+    update, trash, restore, with the answers, limits, history, usage counts
+    and tombstone handling of the ORM path they replace, in fewer statements
+    (`ItemWrites`). Each takes the vault revision first (the account's write
+    lock); an error rolls the whole request back. Returns the item's row."""
+
+    def __init__(self, db: Db, settings: VaultSettings, owner: uuid.UUID) -> None:
+        self.items = ItemWrites(db)
+        self.db = db
+        self.settings = settings
+        self.owner = owner
+
+    def _check_item(self, fields: schemas.ItemFields) -> None:
+        _check("key", fields.key, ITEM_KEY_MAX)
+        _check("data", fields.data, self.settings.max_item_bytes)
+
+    async def create(self, request: schemas.ItemCreate) -> Row:
+        self._check_item(request)
+        changed_in = await self.items.bump(self.owner)
+        found = await self.items.create_checks(self.owner, request.id, request.folder_id)
+        if request.folder_id is not None and not found["folder_found"]:
+            raise NotFound("No such folder in this vault")
+        if found["item_taken"] or found["folder_taken"]:
+            raise _taken([request.id])
+        limit = self.settings.max_items
+        if found["items"] + 1 > limit:
+            raise LimitReached(f"This vault may hold at most {limit} items", extra={"limit": limit})
+        now = utcnow()
+        row = await self.items.insert(
+            self.owner, request.id, _item_fields(request), changed_in, now
+        )
+        if row is None:  # another account took the id meanwhile (ids are global)
+            raise ItemExists("An id exists already: generate new ids")
+        if found["tombstoned"]:  # the id was purged once: its tombstone would drop it
+            await self.items.forget_tombstone(self.owner, request.id)
+        await count_usage(self.db, "items_created", now, self.owner)
+        return row
+
+    async def update(self, item_id: uuid.UUID, expected: int, request: schemas.ItemFields) -> Row:
+        self._check_item(request)
+        changed_in = await self.items.bump(self.owner)
+        now = utcnow()
+        keep = self.settings.history_versions
+        # The item's own errors (404, 412) come before the folder's 404: the
+        # revision is checked by the first statement that names it.
+        if keep:
+            if not await self.items.save_version(self.owner, item_id, expected, now):
+                raise await _missing_or_stale(self.items, self.owner, item_id)
+            await self.items.prune_versions(item_id, keep)
+        row = await self.items.update(
+            self.owner, item_id, expected, _item_fields(request), changed_in, now
+        )
+        if row is None:  # without history, the first statement to check the revision
+            raise await _missing_or_stale(self.items, self.owner, item_id)
+        if request.folder_id is not None and not await self.items.folder_exists(
+            self.owner, request.folder_id
+        ):
+            raise NotFound("No such folder in this vault")
+        await count_usage(self.db, "items_updated", now, self.owner)
+        return row
+
+    async def trash(self, item_id: uuid.UUID, expected: int) -> Row:
+        changed_in = await self.items.bump(self.owner)
+        now = utcnow()
+        row = await self.items.trash(self.owner, item_id, expected, changed_in, now)
+        if row is not None:
+            await count_usage(self.db, "items_deleted", now, self.owner)
+            return row
+        # In the trash already (a retry): a change all the same, not counted again.
+        row = await self.items.touch(self.owner, item_id, expected, changed_in, now)
+        if row is None:
+            raise await _missing_or_stale(self.items, self.owner, item_id)
+        return row
+
+    async def restore(self, item_id: uuid.UUID, expected: int) -> Row:
+        changed_in = await self.items.bump(self.owner)
+        row = await self.items.restore(self.owner, item_id, expected, changed_in, utcnow())
+        if row is None:
+            raise await _missing_or_stale(self.items, self.owner, item_id)
+        return row
+
+
+def _item_fields(item: schemas.ItemFields) -> dict[str, Any]:
+    """An item's own fields as the parameters of `ItemWrites.insert` and `update`."""
+    return {
+        "new_type": item.type.value,
+        "new_key": item.key,
+        "new_data": item.data,
+        "new_folder": item.folder_id,
+        "new_favorite": item.favorite,
+    }
+
+
+def _taken(ids: Sequence[uuid.UUID]) -> ItemExists:
+    example = sorted(map(str, ids))
+    return ItemExists(
+        f"{len(ids)} id(s) already exist, e.g. {example[0]}: generate new ids",
+        extra={"existing_ids": example[:20]},
+    )
+
+
 class VaultService:
     def __init__(self, session: AsyncSession, settings: VaultSettings, owner: uuid.UUID) -> None:
         self.repo = VaultRepository(session)
@@ -120,11 +235,7 @@ class VaultService:
         ids = [f.id for f in folders] + [i.id for i in items]
         taken = await self.repo.ids_taken(ids)
         if taken:
-            example = sorted(map(str, taken))
-            raise ItemExists(
-                f"{len(taken)} id(s) already exist, e.g. {example[0]}: generate new ids",
-                extra={"existing_ids": example[:20]},
-            )
+            raise _taken(list(taken))
         await self._check_room(len(items), self.settings.max_items, "items", self.repo.count_items)
         await self._check_room(
             len(folders), self.settings.max_folders, "folders", self.repo.count_folders
@@ -176,23 +287,7 @@ class VaultService:
                 f"This vault may hold at most {limit} {what}", extra={"limit": limit}
             )
 
-    def _check_item(self, fields: schemas.ItemFields) -> None:
-        _check("key", fields.key, ITEM_KEY_MAX)
-        _check("data", fields.data, self.settings.max_item_bytes)
-
-    async def _check_folder_exists(self, folder_id: uuid.UUID | None) -> None:
-        if folder_id is not None and await self.repo.folder(self.owner, folder_id) is None:
-            raise NotFound("No such folder in this vault")
-
     # -- items ------------------------------------------------------------------
-
-    async def create_item(self, request: schemas.ItemCreate) -> VaultItem:
-        self._check_item(request)
-        changed_in = await self.repo.bump(self.owner)
-        await self._check_folder_exists(request.folder_id)
-        _, items = await self._add(changed_in, items=[request])
-        await self.usage.bump("items_created", utcnow(), self.owner)
-        return items[0]
 
     async def item(self, item_id: uuid.UUID) -> VaultItem:
         item = await self.repo.item(self.owner, item_id)
@@ -205,70 +300,6 @@ class VaultService:
         if current.revision != expected:
             raise _stale("item", current.revision)
         return current
-
-    async def _apply(self, current: VaultItem, expected: int, values: dict[str, Any]) -> VaultItem:
-        updated = await self.repo.update_item(self.owner, current.id, expected, values)
-        if updated is None:  # cannot happen under the vault lock; kept as the last word
-            raise _stale("item", (await self.item(current.id)).revision)
-        return updated
-
-    async def update_item(
-        self, item_id: uuid.UUID, expected: int, request: schemas.ItemFields
-    ) -> VaultItem:
-        self._check_item(request)
-        changed_in = await self.repo.bump(self.owner)
-        current = await self._current(item_id, expected)
-        await self._check_folder_exists(request.folder_id)
-        if self.settings.history_versions:
-            await self.repo.add_version(
-                VaultItemVersion(
-                    item_id=current.id,
-                    account_id=self.owner,
-                    revision=current.revision,
-                    type=current.type,
-                    key=current.key,
-                    data=current.data,
-                    folder_id=current.folder_id,
-                    favorite=current.favorite,
-                    replaced_at=utcnow(),
-                ),
-                keep=self.settings.history_versions,
-            )
-        await self.usage.bump("items_updated", utcnow(), self.owner)
-        return await self._apply(
-            current,
-            expected,
-            {
-                "type": request.type.value,
-                "key": request.key,
-                "data": request.data,
-                "folder_id": request.folder_id,
-                "favorite": request.favorite,
-                "changed_in": changed_in,
-                "updated_at": utcnow(),
-            },
-        )
-
-    async def trash_item(self, item_id: uuid.UUID, expected: int) -> VaultItem:
-        changed_in = await self.repo.bump(self.owner)
-        current = await self._current(item_id, expected)
-        now = utcnow()
-        if current.deleted_at is None:
-            await self.usage.bump("items_deleted", now, self.owner)
-        return await self._apply(
-            current,
-            expected,
-            {"deleted_at": current.deleted_at or now, "changed_in": changed_in, "updated_at": now},
-        )
-
-    async def restore_item(self, item_id: uuid.UUID, expected: int) -> VaultItem:
-        changed_in = await self.repo.bump(self.owner)
-        current = await self._current(item_id, expected)
-        return await self._apply(
-            current,
-            expected,
-            {"deleted_at": None, "changed_in": changed_in, "updated_at": utcnow()},
-        )
 
     async def purge_item(self, item_id: uuid.UUID, expected: int) -> None:
         """Gone for good (with its history); a tombstone tells syncing clients."""

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Executable,
     Integer,
     and_,
     bindparam,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import CIDR as _CIDR
 from sqlalchemy.dialects.postgresql import INET as _INET
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,7 +57,7 @@ from vaultapi.db.models import (
     VaultItem,
     WebAuthnCredential,
 )
-from vaultapi.db.repositories import rowcount, sa_table, upsert_insert
+from vaultapi.db.repositories import rowcount, sa_table
 from vaultapi.db.types import utcnow
 
 _AUDIT, _IP_RULES = sa_table(AuditEvent), sa_table(IPRule)
@@ -499,28 +502,43 @@ class AdminRepository:
         return [(row[0], int(row[1])) for row in rows]
 
 
+def _usage_bump(dialect: str) -> Executable:
+    table = sa_table(UsageCounter)
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    by = bindparam("by", type_=BigInteger())
+    return insert.values(
+        day=bindparam("on_day"), metric=bindparam("event"), shard=bindparam("in_shard"), count=by
+    ).on_conflict_do_update(
+        index_elements=["day", "metric", "shard"], set_={"count": table.c.count + by}
+    )
+
+
+_USAGE_BUMP = Query(_usage_bump)
+
+
+async def count_usage(
+    db: Db, metric: str, now: datetime, account_id: uuid.UUID, by: int = 1
+) -> None:
+    """Count `by` events of `metric` today, in the account's shard (one
+    upsert; the item write routes run it on the direct path)."""
+    if by <= 0:
+        return
+    await db.execute(
+        _USAGE_BUMP,
+        on_day=now.strftime("%Y-%m-%d"),
+        event=metric,
+        in_shard=account_id.int % USAGE_SHARDS,
+        by=by,
+    )
+
+
 class UsageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def bump(self, metric: str, now: datetime, account_id: uuid.UUID, by: int = 1) -> None:
-        """Count `by` events of `metric` today, in the account's shard."""
-        if by <= 0:
-            return
-        table = sa_table(UsageCounter).c
-        statement = (
-            upsert_insert(self.session, UsageCounter)
-            .values(
-                day=now.strftime("%Y-%m-%d"),
-                metric=metric,
-                shard=account_id.int % USAGE_SHARDS,
-                count=by,
-            )
-            .on_conflict_do_update(
-                index_elements=["day", "metric", "shard"], set_={"count": table.count + by}
-            )
-        )
-        await self.session.execute(statement)
+        """`count_usage` in this session's transaction."""
+        await count_usage(Db.of_session(self.session), metric, now, account_id, by)
 
 
 class AuditRepository:

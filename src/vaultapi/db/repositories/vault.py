@@ -7,7 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    Executable,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -23,6 +35,7 @@ from vaultapi.db.models import (
     VaultTombstone,
 )
 from vaultapi.db.repositories import rowcount, sa_table, upsert_insert
+from vaultapi.db.types import UTCDateTime
 
 ITEM_COLUMNS = (
     "id",
@@ -119,6 +132,239 @@ class VaultReader:
         return await self.db.fetch(_TOMBSTONES_SINCE, owner=owner, since=since)
 
 
+def _bump(dialect: str) -> Executable:
+    upsert = postgresql.insert(_V) if dialect == "postgresql" else sqlite.insert(_V)
+    return (
+        upsert.values(account_id=_OWNER, revision=1)
+        .on_conflict_do_update(index_elements=["account_id"], set_={"revision": _V.c.revision + 1})
+        .returning(_V.c.revision)
+    )
+
+
+_BUMP = Query(_bump)
+
+# Parameter names differ from the columns of the tables written: SQLAlchemy's
+# own execution (SQLite, ORM sessions) would take a parameter named like a
+# column of an INSERT or UPDATE as a value to set.
+_ITEM: BindParameter[uuid.UUID] = bindparam("item", type_=_I.c.id.type)
+_EXPECTED: BindParameter[int] = bindparam("expected", type_=_I.c.revision.type)
+_NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
+_THIS_ITEM = and_(_I.c.account_id == _OWNER, _I.c.id == _ITEM)
+_AT_EXPECTED = and_(_THIS_ITEM, _I.c.revision == _EXPECTED)
+_RETURNED = tuple(_I.c[name] for name in ITEM_COLUMNS)
+
+_ITEM_REVISION = Query(select(_I.c.revision).where(_THIS_ITEM))
+_FOLDER_EXISTS = Query(
+    select(_F.c.id).where(_F.c.account_id == _OWNER, _F.c.id == bindparam("folder"))
+)
+_CREATE_CHECKS = Query(
+    select(
+        exists()
+        .where(_F.c.account_id == _OWNER, _F.c.id == bindparam("folder"))
+        .label("folder_found"),
+        exists().where(_I.c.id == _ITEM).label("item_taken"),
+        exists().where(_F.c.id == _ITEM).label("folder_taken"),
+        exists().where(_TS.c.account_id == _OWNER, _TS.c.object_id == _ITEM).label("tombstoned"),
+        select(func.count())
+        .select_from(_I)
+        .where(_I.c.account_id == _OWNER)
+        .scalar_subquery()
+        .label("items"),
+    )
+)
+_NEW_ITEM = {
+    "type": bindparam("new_type", type_=_I.c.type.type),
+    "key": bindparam("new_key", type_=_I.c.key.type),
+    "data": bindparam("new_data", type_=_I.c.data.type),
+    "folder_id": bindparam("new_folder", type_=_I.c.folder_id.type),
+    "favorite": bindparam("new_favorite", type_=_I.c.favorite.type),
+}
+_CHANGE: BindParameter[int] = bindparam("change", type_=_I.c.changed_in.type)
+
+
+def _insert_item(dialect: str) -> Executable:
+    upsert = postgresql.insert(_I) if dialect == "postgresql" else sqlite.insert(_I)
+    return (
+        upsert.values(
+            id=_ITEM,
+            account_id=_OWNER,
+            **_NEW_ITEM,
+            revision=1,
+            changed_in=_CHANGE,
+            created_at=_NOW,
+            updated_at=_NOW,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(*_RETURNED)
+    )
+
+
+_INSERT_ITEM = Query(_insert_item)
+_FORGET_TOMBSTONE = Query(delete(_TS).where(_TS.c.account_id == _OWNER, _TS.c.object_id == _ITEM))
+_IV = sa_table(VaultItemVersion)
+_VERSIONED = ("type", "key", "data", "folder_id", "favorite")
+"""An item's own fields, which a history version keeps."""
+_SAVE_VERSION = Query(
+    insert(_IV).from_select(
+        ["item_id", "account_id", "revision", *_VERSIONED, "replaced_at"],
+        select(
+            _I.c.id, _I.c.account_id, _I.c.revision, *(_I.c[name] for name in _VERSIONED), _NOW
+        ).where(_AT_EXPECTED),
+    )
+)
+
+
+def _versions_beyond(item: Any, keep: Any) -> Any:
+    """The ids of `item`'s versions after the `keep` newest."""
+    return (
+        select(_IV.c.id)
+        .where(_IV.c.item_id == item)
+        .order_by(_IV.c.revision.desc())
+        .offset(keep)
+        .scalar_subquery()
+    )
+
+
+_PRUNE_VERSIONS = Query(
+    delete(_IV).where(_IV.c.id.in_(_versions_beyond(_ITEM, bindparam("keep", type_=Integer()))))
+)
+_TOUCHED = {"revision": _I.c.revision + 1, "changed_in": _CHANGE, "updated_at": _NOW}
+_UPDATE_ITEM = Query(
+    update(_I).where(_AT_EXPECTED).values(**_NEW_ITEM, **_TOUCHED).returning(*_RETURNED)
+)
+_TRASH_ITEM = Query(
+    update(_I)
+    .where(_AT_EXPECTED, _I.c.deleted_at.is_(None))
+    .values(deleted_at=_NOW, **_TOUCHED)
+    .returning(*_RETURNED)
+)
+_TOUCH_ITEM = Query(update(_I).where(_AT_EXPECTED).values(**_TOUCHED).returning(*_RETURNED))
+_RESTORE_ITEM = Query(
+    update(_I).where(_AT_EXPECTED).values(deleted_at=None, **_TOUCHED).returning(*_RETURNED)
+)
+
+
+class ItemWrites:
+    """The single-item writes (create, update, trash, restore) as prepared
+    statements on a `Db` (`vaultapi.db.direct`), merged where both databases
+    allow: the history version is copied from the current row by one
+    `INSERT … SELECT`, an update answers its row with `RETURNING`, and a
+    create learns of a racing duplicate id from `ON CONFLICT DO NOTHING`
+    instead of a savepoint. Each statement that changes an item names the
+    revision it expects: no row back means missing or stale, which
+    `revision` then tells apart (only on that error path). Rows have the
+    fields of `schemas.Item`."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def bump(self, owner: uuid.UUID) -> int:
+        """`VaultRepository.bump`: the next revision, and the account's write lock."""
+        return await bump_revision(self.db, owner)
+
+    async def revision(self, owner: uuid.UUID, item_id: uuid.UUID) -> int | None:
+        row = await self.db.fetchrow(_ITEM_REVISION, owner=owner, item=item_id)
+        return int(row["revision"]) if row else None
+
+    async def folder_exists(self, owner: uuid.UUID, folder_id: uuid.UUID) -> bool:
+        return await self.db.fetchrow(_FOLDER_EXISTS, owner=owner, folder=folder_id) is not None
+
+    async def create_checks(
+        self, owner: uuid.UUID, item_id: uuid.UUID, folder_id: uuid.UUID | None
+    ) -> Row:
+        """What a create must know first, in one statement: `folder_found`
+        (whether `folder_id` is one of `owner`'s folders), `item_taken` and
+        `folder_taken` (whether `item_id` is the id of an item or a folder
+        of any account), `tombstoned` (whether `owner` purged an object of
+        that id), and `items`, how many items `owner` has."""
+        row = await self.db.fetchrow(_CREATE_CHECKS, owner=owner, item=item_id, folder=folder_id)
+        assert row is not None  # noqa: S101 - a SELECT without FROM has one row
+        return row
+
+    async def insert(
+        self,
+        owner: uuid.UUID,
+        item_id: uuid.UUID,
+        fields: dict[str, Any],
+        changed_in: int,
+        now: datetime,
+    ) -> Row | None:
+        """The new item's row (`fields` as for `update`); None when its id
+        was taken meanwhile."""
+        return await self.db.fetchrow(
+            _INSERT_ITEM, owner=owner, item=item_id, **fields, change=changed_in, now=now
+        )
+
+    async def forget_tombstone(self, owner: uuid.UUID, object_id: uuid.UUID) -> None:
+        """An id used again after a purge is alive again."""
+        await self.db.execute(_FORGET_TOMBSTONE, owner=owner, item=object_id)
+
+    async def save_version(
+        self, owner: uuid.UUID, item_id: uuid.UUID, expected: int, now: datetime
+    ) -> bool:
+        """Copy the item, if at `expected`, into its history; False if it is not."""
+        saved = await self.db.execute(
+            _SAVE_VERSION, owner=owner, item=item_id, expected=expected, now=now
+        )
+        return saved == 1
+
+    async def prune_versions(self, item_id: uuid.UUID, keep: int) -> None:
+        await self.db.execute(_PRUNE_VERSIONS, item=item_id, keep=keep)
+
+    async def update(
+        self,
+        owner: uuid.UUID,
+        item_id: uuid.UUID,
+        expected: int,
+        fields: dict[str, Any],
+        changed_in: int,
+        now: datetime,
+    ) -> Row | None:
+        """Set the item's own fields (`fields`: `new_type`, `new_key`,
+        `new_data`, `new_folder`, `new_favorite`) and +1 the revision, if the
+        item is at `expected`."""
+        return await self.db.fetchrow(
+            _UPDATE_ITEM,
+            owner=owner,
+            item=item_id,
+            expected=expected,
+            **fields,
+            change=changed_in,
+            now=now,
+        )
+
+    async def trash(
+        self, owner: uuid.UUID, item_id: uuid.UUID, expected: int, changed_in: int, now: datetime
+    ) -> Row | None:
+        """Into the trash since `now`, if at `expected` and not there yet."""
+        return await self.db.fetchrow(
+            _TRASH_ITEM, owner=owner, item=item_id, expected=expected, change=changed_in, now=now
+        )
+
+    async def touch(
+        self, owner: uuid.UUID, item_id: uuid.UUID, expected: int, changed_in: int, now: datetime
+    ) -> Row | None:
+        """A change of nothing but the revision (trashing what is in the trash)."""
+        return await self.db.fetchrow(
+            _TOUCH_ITEM, owner=owner, item=item_id, expected=expected, change=changed_in, now=now
+        )
+
+    async def restore(
+        self, owner: uuid.UUID, item_id: uuid.UUID, expected: int, changed_in: int, now: datetime
+    ) -> Row | None:
+        return await self.db.fetchrow(
+            _RESTORE_ITEM, owner=owner, item=item_id, expected=expected, change=changed_in, now=now
+        )
+
+
+async def bump_revision(db: Db, owner: uuid.UUID) -> int:
+    """The next vault revision; holds the account's vault row until commit,
+    so one account's writes happen one at a time, in revision order."""
+    row = await db.fetchrow(_BUMP, owner=owner)
+    assert row is not None  # noqa: S101 - an upsert with RETURNING answers its row
+    return int(row["revision"])
+
+
 class VaultRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -129,13 +375,8 @@ class VaultRepository:
     # -- the account's revision -------------------------------------------------
 
     async def bump(self, owner: uuid.UUID) -> int:
-        """The next vault revision; holds the account's vault row until commit,
-        so one account's writes happen one at a time, in revision order."""
-        insert = self._insert(Vault).values(account_id=owner, revision=1)
-        statement = insert.on_conflict_do_update(
-            index_elements=["account_id"], set_={"revision": col(Vault.revision) + 1}
-        ).returning(col(Vault.revision))
-        return int((await self.session.execute(statement)).scalar_one())
+        """`bump_revision` in this session's transaction."""
+        return await bump_revision(Db.of_session(self.session), owner)
 
     # -- items ------------------------------------------------------------------
 
@@ -175,25 +416,6 @@ class VaultRepository:
         result = await self.session.execute(statement.order_by(col(VaultItem.id)).limit(limit))
         return result.scalars().all()
 
-    async def update_item(
-        self, owner: uuid.UUID, item_id: uuid.UUID, expected_revision: int, values: dict[str, Any]
-    ) -> VaultItem | None:
-        """Apply `values` and +1 the revision, only if the item is still at
-        `expected_revision`: of racing writers, exactly one gets a row back."""
-        result = await self.session.execute(
-            update(VaultItem)
-            .where(
-                col(VaultItem.account_id) == owner,
-                col(VaultItem.id) == item_id,
-                col(VaultItem.revision) == expected_revision,
-            )
-            .values(revision=col(VaultItem.revision) + 1, **values)
-            .returning(VaultItem)
-            # the row returned replaces the copy already loaded in this session
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-        return result.scalar_one_or_none()
-
     async def delete_item(self, owner: uuid.UUID, item_id: uuid.UUID, expected: int) -> bool:
         result = await self.session.execute(
             delete(VaultItem).where(
@@ -215,19 +437,6 @@ class VaultRepository:
         return rowcount(result)
 
     # -- history ----------------------------------------------------------------
-
-    async def add_version(self, version: VaultItemVersion, keep: int) -> None:
-        self.session.add(version)
-        await self.session.flush()
-        stale = (
-            select(col(VaultItemVersion.id))
-            .where(col(VaultItemVersion.item_id) == version.item_id)
-            .order_by(col(VaultItemVersion.revision).desc())
-            .offset(keep)
-        )
-        await self.session.execute(
-            delete(VaultItemVersion).where(col(VaultItemVersion.id).in_(stale.scalar_subquery()))
-        )
 
     async def versions(self, owner: uuid.UUID, item_id: uuid.UUID) -> Sequence[VaultItemVersion]:
         result = await self.session.execute(
