@@ -22,7 +22,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -235,6 +235,41 @@ async def test_the_server_ending_the_session_is_an_outage_whichever_way_it_arriv
         with pytest.raises(DatabaseUnreachable):
             await db._guarded(fails())
         assert db._broken  # so its connection is not given back to the pool
+
+        async def confused() -> None:
+            # The FATAL message read while the connection sat between two
+            # statements leaves asyncpg's protocol unable to run the next one.
+            raise asyncpg.InternalClientError("cannot switch to state 12; another operation")
+
+        db = Db(engine, write=True)
+        with pytest.raises(DatabaseUnreachable):
+            await db._guarded(confused())
+        assert db._broken
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writing_request_whose_connection_died_ends_without_an_error(
+    postgresql_url: str,
+) -> None:
+    """A lost connection's transaction cannot be ended: asyncpg refuses the call
+    itself. Closing the request must discard the connection quietly; raising
+    that refusal hid the 503 behind a 500 (seen on item writes under the outage
+    stress test)."""
+    engine = create_engine(postgresql_url, DatabaseSettings())
+    probe = Query(select(literal(1).label("one")))
+    try:
+        db = Db(engine, write=True)
+        await db.fetch(probe)
+        assert db._asyncpg is not None
+        db._asyncpg.terminate()  # the socket is gone, as when PostgreSQL goes away
+        with pytest.raises(DatabaseUnreachable):
+            await db.fetch(probe)
+        await db.close(commit=False)
+        async with Db.reading(engine) as fresh:  # the pool serves a live connection
+            row = await fresh.fetchrow(probe)
+            assert row is not None
+            assert row["one"] == 1
     finally:
         await engine.dispose()
 

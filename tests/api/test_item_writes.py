@@ -240,3 +240,21 @@ async def test_a_purged_id_created_again_is_no_tombstone(http: httpx.AsyncClient
     delta = (await http.get("/v1/vault/sync", params={"since": cursor - 1})).json()
     assert [i["id"] for i in delta["items"]] == [item["id"]]
     assert delta["tombstones"] == []
+
+
+async def test_an_if_match_beyond_any_revision_is_stale_or_missing(http: httpx.AsyncClient) -> None:
+    """Revisions are 32-bit in the database; a larger If-Match is an old or
+    wrong revision like any other (412, or 404 for no item), never a 500."""
+    item = await create(http)
+    huge = {"If-Match": '"99999999999"'}
+    path = f"/v1/vault/items/{item['id']}"
+    for response in (
+        await http.put(path, json=fields_of(item_body()), headers=huge),
+        await http.delete(path, headers=huge),
+        await http.post(f"{path}/restore", headers=huge),
+    ):
+        assert response.status_code == 412, response.text
+        assert response.json()["current_revision"] == item["revision"]
+    missing = f"/v1/vault/items/{uuid.uuid4()}"
+    assert (await http.put(missing, json=fields_of(item_body()), headers=huge)).status_code == 404
+    assert (await http.delete(missing, headers=huge)).status_code == 404

@@ -33,17 +33,23 @@ import asyncpg
 from sqlalchemy import CursorResult
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
-from sqlalchemy.util.concurrency import greenlet_spawn
 
 from vaultapi.errors import DatabaseUnreachable, is_connection_lost
 
 Row = Mapping[str, Any]
 
 # What asyncpg raises when the connection, not our SQL, is the problem.
-_OUTAGES = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+# InternalClientError: the protocol is in no state to run a statement, as when
+# the server's "terminating connection" arrived between two statements.
+_OUTAGES = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InternalClientError,
+)
 
 
 class Query:
@@ -78,6 +84,12 @@ class Query:
         return self._asyncpg
 
 
+async def _end(transaction: Any, *, commit: bool) -> None:
+    """Commit or roll back inside a coroutine, so that `Db._guarded` also sees
+    what asyncpg raises at the call (a connection already closed)."""
+    await (transaction.commit() if commit else transaction.rollback())
+
+
 class Db:
     """One request's direct database access (see the module docstring).
     `write=True`: one transaction, ended by `close(commit=...)`."""
@@ -90,8 +102,7 @@ class Db:
         self.is_postgresql = engine.dialect.name == "postgresql"
         self.write = write
         self._session = session
-        self._connection: AsyncConnection | None = None  # SQLite
-        self._pooled: PoolProxiedConnection | None = None  # PostgreSQL
+        self._connection: AsyncConnection | None = None
         self._asyncpg: asyncpg.Connection | None = None
         self._transaction: Any = None
         self._autocommit = False
@@ -103,7 +114,7 @@ class Db:
         its one transaction). For a request whose statements are each atomic
         alone and hold no lock across each other: no BEGIN and COMMIT, two
         round trips fewer. A failure then keeps what earlier statements did."""
-        if not self._connected:
+        if self._connection is None:
             self._autocommit = True
 
     @property
@@ -131,22 +142,14 @@ class Db:
         assert isinstance(engine, AsyncEngine)  # noqa: S101 - our sessionmaker binds the engine
         return cls(engine, write=True, session=session)
 
-    @property
-    def _connected(self) -> bool:
-        return self._connection is not None or self._pooled is not None
-
     async def _connect(self) -> None:
-        if not self.is_postgresql:
-            self._connection = await self.engine.connect()
-            return
-        # The pool's connection itself: `engine.connect()` would wrap it in a
-        # SQLAlchemy `Connection` that this path never uses, at the cost of
-        # two more greenlet hops (about 40 µs of CPU a request).
-        self._pooled = await self.engine.raw_connection()
-        self._asyncpg = self._pooled.driver_connection
-        if self.write and not self._autocommit:
-            self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
-            await self._transaction.start()
+        self._connection = await self.engine.connect()
+        if self.is_postgresql:
+            raw = await self._connection.get_raw_connection()
+            self._asyncpg = raw.driver_connection
+            if self.write and not self._autocommit:
+                self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
+                await self._transaction.start()
 
     async def _through_sqlalchemy(self, query: Query, params: dict[str, Any]) -> CursorResult[Any]:
         statement = query.statement(self.dialect.name)
@@ -161,7 +164,7 @@ class Db:
 
     async def fetch(self, query: Query, **params: Any) -> Sequence[Row]:
         """The rows a SELECT or a `RETURNING` statement answers."""
-        if not self._connected and self._session is None:
+        if self._connection is None and self._session is None:
             await self._guarded(self._connect())
         if self._asyncpg is not None:
             sql, args = self._asyncpg_call(query, params)
@@ -176,7 +179,7 @@ class Db:
 
     async def execute(self, query: Query, **params: Any) -> int:
         """Run an INSERT, UPDATE or DELETE without `RETURNING`: the rows it touched."""
-        if not self._connected and self._session is None:
+        if self._connection is None and self._session is None:
             await self._guarded(self._connect())
         if self._asyncpg is not None:
             sql, args = self._asyncpg_call(query, params)
@@ -187,25 +190,20 @@ class Db:
     async def close(self, *, commit: bool) -> None:
         """End the transaction (commit or roll back) and give the connection
         back; a connection left in an unknown state is discarded instead."""
-        if self._pooled is not None:
-            pooled = self._pooled
-            try:
-                if self._transaction is not None:
-                    transaction, self._transaction = self._transaction, None
-                    end = transaction.commit() if commit else transaction.rollback()
-                    await self._guarded(end)
-            finally:
-                self._pooled = self._asyncpg = None
-                await greenlet_spawn(pooled.invalidate if self._broken else pooled.close)
-            return
         connection = self._connection
         if connection is None:
             return
         try:
-            if connection.in_transaction():
+            if self._transaction is not None:
+                transaction, self._transaction = self._transaction, None
+                # A connection lost mid-request has no transaction left to end
+                # (asyncpg refuses the call itself): it is only discarded.
+                if not self._broken:
+                    await self._guarded(_end(transaction, commit=commit))
+            elif self._asyncpg is None and connection.in_transaction():
                 await (connection.commit() if commit and self.write else connection.rollback())
         finally:
-            self._connection = None
+            self._connection = self._asyncpg = None
             if self._broken:
                 await connection.invalidate()
             await connection.close()

@@ -101,6 +101,11 @@ async def read_item(db: Db, runtime: Runtime, access_token: str, item_id: uuid.U
     return row
 
 
+REVISION_MAX = 2**31 - 1
+"""Revisions are 32-bit integers in the database: an If-Match above this one
+can match no item, and as a statement parameter PostgreSQL would refuse it."""
+
+
 async def _missing_or_stale(items: ItemWrites, owner: uuid.UUID, item_id: uuid.UUID) -> Exception:
     """Why a write that named an expected revision matched no row."""
     current = await items.revision(owner, item_id)
@@ -151,6 +156,8 @@ class ItemWriter:
     async def update(self, item_id: uuid.UUID, expected: int, request: schemas.ItemFields) -> Row:
         self._check_item(request)
         changed_in = await self.items.bump(self.owner)
+        if expected > REVISION_MAX:
+            raise await _missing_or_stale(self.items, self.owner, item_id)
         now = utcnow()
         keep = self.settings.history_versions
         # The item's own errors (404, 412) come before the folder's 404: the
@@ -158,7 +165,7 @@ class ItemWriter:
         if keep:
             if not await self.items.save_version(self.owner, item_id, expected, now):
                 raise await _missing_or_stale(self.items, self.owner, item_id)
-            await self.items.prune_versions(item_id, keep)
+            await self.items.prune_versions(self.owner, item_id, keep)
         row = await self.items.update(
             self.owner, item_id, expected, _item_fields(request), changed_in, now
         )
@@ -173,6 +180,8 @@ class ItemWriter:
 
     async def trash(self, item_id: uuid.UUID, expected: int) -> Row:
         changed_in = await self.items.bump(self.owner)
+        if expected > REVISION_MAX:
+            raise await _missing_or_stale(self.items, self.owner, item_id)
         now = utcnow()
         row = await self.items.trash(self.owner, item_id, expected, changed_in, now)
         if row is not None:
@@ -186,6 +195,8 @@ class ItemWriter:
 
     async def restore(self, item_id: uuid.UUID, expected: int) -> Row:
         changed_in = await self.items.bump(self.owner)
+        if expected > REVISION_MAX:
+            raise await _missing_or_stale(self.items, self.owner, item_id)
         row = await self.items.restore(self.owner, item_id, expected, changed_in, utcnow())
         if row is None:
             raise await _missing_or_stale(self.items, self.owner, item_id)

@@ -215,10 +215,10 @@ _SAVE_VERSION = Query(
 
 
 def _versions_beyond(item: Any, keep: Any) -> Any:
-    """The ids of `item`'s versions after the `keep` newest."""
+    """The ids of `item`'s versions (the owner's) after the `keep` newest."""
     return (
         select(_IV.c.id)
-        .where(_IV.c.item_id == item)
+        .where(_IV.c.item_id == item, _IV.c.account_id == _OWNER)
         .order_by(_IV.c.revision.desc())
         .offset(keep)
         .scalar_subquery()
@@ -308,8 +308,8 @@ class ItemWrites:
         )
         return saved == 1
 
-    async def prune_versions(self, item_id: uuid.UUID, keep: int) -> None:
-        await self.db.execute(_PRUNE_VERSIONS, item=item_id, keep=keep)
+    async def prune_versions(self, owner: uuid.UUID, item_id: uuid.UUID, keep: int) -> None:
+        await self.db.execute(_PRUNE_VERSIONS, owner=owner, item=item_id, keep=keep)
 
     async def update(
         self,
