@@ -266,6 +266,14 @@ async def test_a_writing_request_whose_connection_died_ends_without_an_error(
         with pytest.raises(DatabaseUnreachable):
             await db.fetch(probe)
         await db.close(commit=False)
+        lost_before_commit = Db(engine, write=True)
+        await lost_before_commit.fetch(probe)
+        assert lost_before_commit._asyncpg is not None
+        lost_before_commit._asyncpg.terminate()
+        with pytest.raises(DatabaseUnreachable):
+            await lost_before_commit.fetch(probe)
+        with pytest.raises(DatabaseUnreachable):  # never a silent success
+            await lost_before_commit.close(commit=True)
         async with Db.reading(engine) as fresh:  # the pool serves a live connection
             row = await fresh.fetchrow(probe)
             assert row is not None

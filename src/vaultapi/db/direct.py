@@ -197,9 +197,12 @@ class Db:
             if self._transaction is not None:
                 transaction, self._transaction = self._transaction, None
                 # A connection lost mid-request has no transaction left to end
-                # (asyncpg refuses the call itself): it is only discarded.
+                # (asyncpg refuses the call itself): it is only discarded, and
+                # a commit asked of it is an outage, never a silent success.
                 if not self._broken:
                     await self._guarded(_end(transaction, commit=commit))
+                elif commit:
+                    raise DatabaseUnreachable("the connection was lost before the commit")
             elif self._asyncpg is None and connection.in_transaction():
                 await (connection.commit() if commit and self.write else connection.rollback())
         finally:
