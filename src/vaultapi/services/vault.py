@@ -131,6 +131,15 @@ class ItemWriter:
         _check("key", fields.key, ITEM_KEY_MAX)
         _check("data", fields.data, self.settings.max_item_bytes)
 
+    async def _bump_expecting(self, item_id: uuid.UUID, expected: int) -> int:
+        """The vault revision bump (the account's write lock) of a write that
+        names the item's `expected` revision; one no revision can reach is
+        answered at once, like any stale or missing one."""
+        changed_in = await self.items.bump(self.owner)
+        if expected > REVISION_MAX:
+            raise await _missing_or_stale(self.items, self.owner, item_id)
+        return changed_in
+
     async def create(self, request: schemas.ItemCreate) -> Row:
         self._check_item(request)
         changed_in = await self.items.bump(self.owner)
@@ -155,9 +164,7 @@ class ItemWriter:
 
     async def update(self, item_id: uuid.UUID, expected: int, request: schemas.ItemFields) -> Row:
         self._check_item(request)
-        changed_in = await self.items.bump(self.owner)
-        if expected > REVISION_MAX:
-            raise await _missing_or_stale(self.items, self.owner, item_id)
+        changed_in = await self._bump_expecting(item_id, expected)
         now = utcnow()
         keep = self.settings.history_versions
         # The item's own errors (404, 412) come before the folder's 404: the
@@ -179,9 +186,7 @@ class ItemWriter:
         return row
 
     async def trash(self, item_id: uuid.UUID, expected: int) -> Row:
-        changed_in = await self.items.bump(self.owner)
-        if expected > REVISION_MAX:
-            raise await _missing_or_stale(self.items, self.owner, item_id)
+        changed_in = await self._bump_expecting(item_id, expected)
         now = utcnow()
         row = await self.items.trash(self.owner, item_id, expected, changed_in, now)
         if row is not None:
@@ -194,9 +199,7 @@ class ItemWriter:
         return row
 
     async def restore(self, item_id: uuid.UUID, expected: int) -> Row:
-        changed_in = await self.items.bump(self.owner)
-        if expected > REVISION_MAX:
-            raise await _missing_or_stale(self.items, self.owner, item_id)
+        changed_in = await self._bump_expecting(item_id, expected)
         row = await self.items.restore(self.owner, item_id, expected, changed_in, utcnow())
         if row is None:
             raise await _missing_or_stale(self.items, self.owner, item_id)
