@@ -76,6 +76,7 @@ class Sizes:
 
     logins: int
     login_clients: int
+    login_rounds: int
     accounts: int
     connections: tuple[int, ...]
     wrk_seconds: int
@@ -90,8 +91,9 @@ class Sizes:
 
 
 FULL = Sizes(
-    logins=400,
+    logins=500,
     login_clients=8,
+    login_rounds=5,
     accounts=64,
     connections=(16, 64, 256),
     wrk_seconds=8,
@@ -107,6 +109,7 @@ FULL = Sizes(
 QUICK = Sizes(
     logins=10,
     login_clients=2,
+    login_rounds=1,
     accounts=2,
     connections=(16, 64, 256),
     wrk_seconds=1,

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 EXPECTED_KEYS = [
     "memory.idle",
-    *("login.cpu_ms", "login.per_core", "login.db_cpu_ms", "login.rate"),
+    *("login.cpu_ms", "login.per_core", "login.two_requests_cpu_ms"),
+    *("login.db_cpu_ms", "login.rate"),
     *("floor.hello", "floor.healthz", "floor.prelogin", "floor.srp", "floor.login"),
     *(
         f"{kind}.{connections}.{figure}"
