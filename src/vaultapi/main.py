@@ -32,6 +32,7 @@ from vaultapi.api import (
 )
 from vaultapi.api import metrics as metrics_api
 from vaultapi.config import Settings
+from vaultapi.crypto import srp
 from vaultapi.db import migrate
 from vaultapi.db.engine import create_engine, create_sessionmaker
 from vaultapi.errors import ConfigurationError, install_error_handlers
@@ -104,6 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             schema_heads=migrate.head_revisions(),
             token_keys=token_keys_from(keys),
         )
+        srp.prepare()  # the first login does not wait for the table of powers of g
         if settings.metrics.mode != "off":
             watch_pool(engine)
         if settings.metrics.mode == "port":
@@ -173,6 +175,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     )
 
     app = FastAPI(
+        # We export Prometheus metrics ourselves. FastAPI's native OpenTelemetry
+        # would otherwise ask three global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="vaultapi",
         version=__version__,
         description=DESCRIPTION,

@@ -51,8 +51,11 @@ M1 twice on one session.
 Speed: srptools computes with Python's `pow`. When gmpy2 is importable, a
 context subclass passes GMP integers (mpz) into srptools' own methods, so
 `pow` there runs in GMP while the formulas stay srptools' code; every value
-returned from this module is a plain `int`. `use_gmpy2(False)` switches back;
-results are identical either way (the tests check).
+returned from this module is a plain `int`. One exception: the server's g^b
+comes from a table of precomputed powers of g (`vaultapi.crypto.fixed_base`,
+about 0.1 ms instead of 0.7 ms), in B = (k*v + g^b) mod N written out as
+srptools writes it. `use_gmpy2(False)` switches all of this back to srptools
+alone; results are identical either way (the tests check).
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ from vaultapi.crypto import CryptoError, _utf8
 
 try:
     from gmpy2 import mpz as _mpz
+
+    from vaultapi.crypto.fixed_base import FixedBasePowers
 except ImportError:  # pragma: no cover - gmpy2 is a dependency; pure Python still works
     _mpz = None
 
@@ -107,6 +112,8 @@ class _Group:
 
 
 _V1 = _Group(prime=N, generator=G, hash_func=hashlib.sha256)
+_V1_GENERATOR_POWERS = FixedBasePowers(G, N, max_bits=EPHEMERAL_BITS) if _mpz is not None else None
+"""g^b for the server's b (`vaultapi.crypto.fixed_base`): a table instead of `powmod`."""
 
 
 class _GmpContext(SRPContext):  # type: ignore[misc]  # srptools ships no type information
@@ -124,6 +131,14 @@ class _GmpContext(SRPContext):  # type: ignore[misc]  # srptools ships no type i
         return int(super().get_client_public(client_private=_mpz(client_private)))
 
     def get_server_public(self, *, password_verifier: int, server_private: int) -> int:
+        """B = (k*v + g^b) % N. In the v1 group, this is srptools' formula
+        written out, with g^b read from the generator's table of powers
+        (`vaultapi.crypto.fixed_base`, the same integer as `pow`); in any
+        other group, srptools' own method."""
+        powers = _V1_GENERATOR_POWERS
+        if powers is not None and self._gen == G and self._prime == N:
+            g_b = powers.power(server_private)
+            return int((self._mult * _mpz(password_verifier) + g_b) % self._prime)
         return int(
             super().get_server_public(
                 password_verifier=password_verifier, server_private=_mpz(server_private)
@@ -168,6 +183,13 @@ def use_gmpy2(enabled: bool) -> None:
 
 def gmpy2_enabled() -> bool:
     return _gmpy2_enabled
+
+
+def prepare() -> None:
+    """Build the generator's table of powers now (about 25 ms), so that the
+    first `srp/start` a worker serves does not pay for it."""
+    if _V1_GENERATOR_POWERS is not None:
+        _V1_GENERATOR_POWERS.prepare()
 
 
 def _context(group: _Group, identity: str, password: str | None = None) -> Any:
