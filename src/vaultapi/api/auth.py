@@ -9,15 +9,13 @@ from vaultapi.api.deps import (
     OPTIONAL_AUTH_OPENAPI,
     ClientDep,
     CurrentDep,
-    OptionalWritingCallerDep,
-    ReaderDep,
+    LoginReadingDep,
+    LoginVerifyingDep,
+    LoginWritingDep,
     RuntimeDep,
     SessionDep,
     SessionServiceDep,
-    WriterDep,
     refuse_blocked_ip,
-    refuse_blocked_ip_reading,
-    refuse_blocked_ip_writing,
 )
 from vaultapi.api.presenters import kdf_parameters, login_response, token_pair
 from vaultapi.api.responses import problem_responses
@@ -47,11 +45,10 @@ from vaultapi.schemas import mfa as mfa_schemas
 from vaultapi.services.auth import AuthService
 
 # The IP-block check is per route: on the connection each route uses anyway
-# (`vaultapi.api.deps.refuse_blocked_ip*`).
+# (`vaultapi.api.deps.refuse_blocked_ip*`; the login routes' one dependency,
+# `login_*`, makes it too).
 router = APIRouter(prefix="/auth", tags=["auth"])
 _REFUSE_BLOCKED = [Depends(refuse_blocked_ip)]
-_REFUSE_BLOCKED_READING = [Depends(refuse_blocked_ip_reading)]
-_REFUSE_BLOCKED_WRITING = [Depends(refuse_blocked_ip_writing)]
 
 
 @router.post(
@@ -82,30 +79,28 @@ async def register(
 @router.post(
     "/prelogin",
     operation_id="prelogin",
-    dependencies=_REFUSE_BLOCKED_READING,
     summary="KDF parameters and salt for an e-mail (deterministic fakes for unknown ones)",
     responses=problem_responses(IPBlocked, BadRequest, ValidationFailed),
 )
 async def prelogin(
-    body: schemas.PreloginRequest, db: ReaderDep, runtime: RuntimeDep, client: ClientDep
+    body: schemas.PreloginRequest, login: LoginReadingDep
 ) -> schemas.PreloginResponse:
-    params, salt = await AuthService(db, runtime, client).prelogin(body.email)
+    params, salt = await AuthService(login.db, login.runtime, login.client).prelogin(body.email)
     return schemas.PreloginResponse(kdf=kdf_parameters(params, salt))
 
 
 @router.post(
     "/srp/start",
     operation_id="startLogin",
-    dependencies=_REFUSE_BLOCKED_WRITING,
     summary="SRP step 1: send A, receive the handshake id, KDF parameters, salt and B",
     responses=problem_responses(
         IPBlocked, BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts
     ),
 )
 async def srp_start(
-    body: schemas.SRPStartRequest, db: WriterDep, runtime: RuntimeDep, client: ClientDep
+    body: schemas.SRPStartRequest, login: LoginWritingDep
 ) -> schemas.SRPStartResponse:
-    challenge = await AuthService(db, runtime, client).start(body.email, body.A)
+    challenge = await AuthService(login.db, login.runtime, login.client).start(body.email, body.A)
     return schemas.SRPStartResponse(
         handshake_id=challenge.handshake_id,
         kdf=kdf_parameters(challenge.kdf, challenge.kdf_salt),
@@ -118,7 +113,6 @@ async def srp_start(
 @router.post(
     "/srp/verify",
     operation_id="finishLogin",
-    dependencies=_REFUSE_BLOCKED_WRITING,
     response_model=schemas.SRPVerifyResponse,
     openapi_extra=OPTIONAL_AUTH_OPENAPI,  # a login has no token yet; a step-up sends one
     summary="SRP step 2: send the proof M1, receive M2, tokens and the wrapped keys",
@@ -149,14 +143,10 @@ async def srp_start(
     },
 )
 async def srp_verify(
-    body: schemas.SRPVerifyRequest,
-    db: WriterDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    current: OptionalWritingCallerDep,
+    body: schemas.SRPVerifyRequest, context: LoginVerifyingDep
 ) -> schemas.SRPVerifyResponse | JSONResponse:
-    login = await AuthService(db, runtime, client).verify(
-        body.handshake_id, body.M1, body.device_name, step_up=current
+    login = await AuthService(context.db, context.runtime, context.client).verify(
+        body.handshake_id, body.M1, body.device_name, step_up=context.caller
     )
     if login.pending is not None:
         pending = mfa_schemas.MFARequiredResponse(

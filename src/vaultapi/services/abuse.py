@@ -139,15 +139,20 @@ class AbuseGuard:
         if key not in self._no_streak:
             await self.counters.reset(key)
 
-    async def count_handshake_start(self, identity: str, ip: str, now: datetime) -> None:
-        """At handshake start, before any costly work: count the start against
-        the address's limit, then `check` — in one statement."""
-        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
-        started, live = await self.counters.hit_and_get(
-            f"ip-start:{ip_bucket(ip)}", (identity_key, ip_key), now=now, window=self.window
-        )
+    def handshake_start_keys(self, identity: str, ip: str) -> tuple[str, tuple[str, str]]:
+        """The counter a handshake start counts against, and the two it is
+        checked against (this identity's backoff, this address's failures)."""
+        return f"ip-start:{ip_bucket(ip)}", (self.identity_key(identity), self._ip_key(ip))
+
+    def check_handshake_start(
+        self, started: Counter, live: dict[str, Counter], checked: tuple[str, str], now: datetime
+    ) -> None:
+        """Refuse a start over the address's limit, or one that `check` refuses;
+        `started` is the start's own counter after counting it, `live` the live
+        counters among `checked` (`handshake_start_keys`)."""
         if started.count > self.settings.ip_handshakes_per_window:
             raise self._blocked(started.window_start + self.window, now, "this address")
+        identity_key, ip_key = checked
         self._check(live.get(identity_key), live.get(ip_key), now)
 
     async def count_registration(self, ip: str, now: datetime) -> None:

@@ -174,13 +174,18 @@ class AuthService:
             public_a = srp.parse_group_element(public_a_hex, name="A")
         except CryptoError as exc:
             raise InvalidSRPValue(str(exc)) from exc
-        # Three statements, each whole on its own: the start's count (kept
-        # whatever follows), the account, the handshake. No transaction.
+        # Each statement is whole on its own: no transaction.
         self.db.autocommit()
+        # Counting the start (kept whatever follows), and the account: one
+        # statement on PostgreSQL. The account is read even when the start is
+        # refused, and then not used.
+        counter, checked = self.guard.handshake_start_keys(identity, self.client.ip)
+        started, live, account = await self.accounts.counting_start(
+            identity, counter=counter, checked=checked, now=now, window=self.guard.window
+        )
         async with self._logged_if_blocked("srp_start"):
-            await self.guard.count_handshake_start(identity, self.client.ip, now)
+            self.guard.check_handshake_start(started, live, checked, now)
 
-        account = await self.accounts.by_email(identity)
         # Derived for real accounts too: both paths do the same work.
         fake = fake_account(self.runtime.keys.server_secret, identity)
         if account is None:

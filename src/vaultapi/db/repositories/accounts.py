@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,13 @@ from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import Account
 from vaultapi.db.repositories import sa_table
 from vaultapi.db.repositories.mfa import second_factor_columns, second_factor_methods
+from vaultapi.db.repositories.ratelimits import (
+    Counter,
+    RateLimitRepository,
+    hit_and_read_two,
+    hit_and_read_two_params,
+    hit_and_read_two_result,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,21 @@ _KDF = Query(
         _A.c.email == bindparam("email")
     )
 )
+
+
+def _counted_start_with_account(dialect: str) -> Any:
+    """PostgreSQL: srp/start's count (`ratelimits.hit_and_read_two`, as a CTE)
+    and the account of the e-mail, joined to its one row: one round trip.
+    SQLite has no data-modifying CTEs."""
+    if dialect != "postgresql":
+        raise NotImplementedError(f"a PostgreSQL statement, not for {dialect}")
+    counted = hit_and_read_two(dialect).cte("counted")
+    return select(counted, *(_A.c[name] for name in _LOGIN_COLUMNS)).select_from(
+        counted.outerjoin(_A, _A.c.email == bindparam("email"))
+    )
+
+
+_COUNTED_START_WITH_ACCOUNT = Query(_counted_start_with_account)
 _LOGGED_IN = Query(
     update(_A).where(_A.c.id == bindparam("account")).values(last_login_at=bindparam("now"))
 )
@@ -68,6 +91,29 @@ class LoginAccounts:
     async def by_email(self, email: str) -> LoginAccount | None:
         row = await self.db.fetchrow(_BY_EMAIL, email=email)
         return LoginAccount.of(row) if row else None
+
+    async def counting_start(
+        self,
+        email: str,
+        *,
+        counter: str,
+        checked: tuple[str, str],
+        now: datetime,
+        window: timedelta,
+    ) -> tuple[Counter, dict[str, Counter], LoginAccount | None]:
+        """`RateLimitRepository.hit_and_get(counter, checked)` and `by_email`,
+        in one statement on PostgreSQL's direct path, one after the other
+        elsewhere. Each is whole on its own: no transaction is needed."""
+        params = hit_and_read_two_params(counter, checked, now=now, window=window)
+        if not self.db.on_asyncpg:
+            started, live = await RateLimitRepository(self.db).hit_and_get(
+                counter, checked, now=now, window=window
+            )
+            return started, live, await self.by_email(email)
+        row = await self.db.fetchrow(_COUNTED_START_WITH_ACCOUNT, email=email, **params)
+        assert row is not None  # noqa: S101 - the upsert's one row, the account joined or not
+        started, live = hit_and_read_two_result(row, checked)
+        return started, live, LoginAccount.of(row) if row["id"] is not None else None
 
     async def get(self, account_id: uuid.UUID) -> LoginAccount | None:
         row = await self.db.fetchrow(_BY_ID, id=account_id)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BindParameter, Executable, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.selectable import HasCTE
 
 from vaultapi.db.direct import Db, Query
 from vaultapi.db.models import RateLimitCounter
@@ -103,6 +104,37 @@ def _hit_and_read_two(dialect: str) -> Executable:
     return _hit_upsert(dialect).returning(_T.c.count, _T.c.window_start, *read)
 
 
+def hit_and_read_two(dialect: str) -> HasCTE:
+    """`_hit_and_read_two`, for statements of other repositories that include
+    it (read its row with `hit_and_read_two_result`)."""
+    return cast(HasCTE, _hit_and_read_two(dialect))
+
+
+def hit_and_read_two_params(
+    key: str, others: tuple[str, str], *, now: datetime, window: timedelta
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "now": now,
+        "expires_at": now + window,
+        "stale_before": now - window,
+        "key0": others[0],
+        "key1": others[1],
+    }
+
+
+def hit_and_read_two_result(
+    row: Any, others: tuple[str, str]
+) -> tuple[Counter, dict[str, Counter]]:
+    """The counted counter, and the live ones among `others`, from the row."""
+    live = {
+        other: Counter(int(row[f"count{n}"]), row[f"window_start{n}"])
+        for n, other in enumerate(others)
+        if row[f"count{n}"] is not None
+    }
+    return Counter(count=int(row["count"]), window_start=row["window_start"]), live
+
+
 _HIT = Query(_hit)
 _HIT_AND_READ_TWO = Query(_hit_and_read_two)
 _STREAK = Query(_streak)
@@ -128,21 +160,10 @@ class RateLimitRepository:
     ) -> tuple[Counter, dict[str, Counter]]:
         """`hit(key)`, and the live counters among `others`, in one statement."""
         row = await self.db.fetchrow(
-            _HIT_AND_READ_TWO,
-            key=key,
-            now=now,
-            expires_at=now + window,
-            stale_before=now - window,
-            key0=others[0],
-            key1=others[1],
+            _HIT_AND_READ_TWO, **hit_and_read_two_params(key, others, now=now, window=window)
         )
         assert row is not None  # noqa: S101 - an upsert with RETURNING answers one row
-        live = {
-            other: Counter(int(row[f"count{n}"]), row[f"window_start{n}"])
-            for n, other in enumerate(others)
-            if row[f"count{n}"] is not None
-        }
-        return Counter(count=int(row["count"]), window_start=row["window_start"]), live
+        return hit_and_read_two_result(row, others)
 
     async def streak(self, key: str, *, now: datetime, keep_for: timedelta) -> Counter:
         """Count one event in a streak that never resets by time alone (backoff);
