@@ -163,3 +163,30 @@ async def test_a_refused_step_up_still_consumes_its_handshake(
     assert refused.status_code == 403
     replay = await verify(client_http, handshake.handshake_id, handshake.proof.M1)
     assert replay.json()["code"] == "handshake_invalid"
+
+
+@pytest.mark.parametrize("token", ["logged-out", "garbage"])
+async def test_a_step_up_with_a_dead_token_is_refused_and_leaves_the_handshake(
+    client_http: httpx.AsyncClient, alice: Account, token: str
+) -> None:
+    """srp/verify checks a bearer token it is sent: a dead one is a 401, never
+    an ordinary login instead, and the handshake stays usable (the token is
+    checked before the handshake is taken)."""
+    from tests.api.conftest import srp_password_for, start_handshake, verify
+
+    login = await client.login(client_http, EMAIL, PASSWORD)
+    if token == "logged-out":
+        assert (
+            await client_http.post("/v1/auth/logout", headers=login.auth_header)
+        ).status_code == 204
+        headers = login.auth_header
+    else:
+        headers = {"Authorization": "Bearer not.a.token"}
+    password_p = await srp_password_for(client_http, EMAIL, PASSWORD)
+    handshake = await start_handshake(client_http, EMAIL, password_p)
+    refused = await verify(client_http, handshake.handshake_id, handshake.proof.M1, headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "invalid_token"
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    accepted = await verify(client_http, handshake.handshake_id, handshake.proof.M1)
+    assert accepted.status_code == 200

@@ -393,6 +393,7 @@ async def test_blocked_ips_get_403_on_auth_routes(client_http: httpx.AsyncClient
     for path, body in (
         ("/v1/auth/prelogin", {"email": EMAIL}),
         ("/v1/auth/srp/start", {"email": EMAIL, "A": "00" * 384}),
+        ("/v1/auth/srp/verify", {"handshake_id": str(uuid.uuid4()), "M1": "00" * 32}),
         ("/v1/auth/refresh", {"refresh_token": admin.refresh_token}),
         ("/v1/auth/mfa/totp", {"mfa_token": "vmt_x", "code": "123456"}),
     ):
