@@ -14,7 +14,6 @@ bound of the login figure of `bench/login.py`.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import time
 import uuid
@@ -22,10 +21,11 @@ from typing import Any
 
 import httpx
 
+from bench import login as login_bench
 from bench._support import Row, Sizes, fresh_postgres
 from vaultapi import client
 from vaultapi.config import Settings
-from vaultapi.crypto import encstring, srp
+from vaultapi.crypto import encstring
 from vaultapi.crypto.kdf import MINIMUM_KDF, derive_master_key, derive_subkeys, srp_password
 from vaultapi.main import create_app
 
@@ -130,28 +130,9 @@ async def _measure(url: str, rounds: int, data_dir: str) -> dict[str, float]:
             (await http.post("/v1/vault/items", json=fresh.pop())).raise_for_status()
 
         async def one_login(n: int) -> None:
-            prelogin = await http.post("/v1/auth/prelogin", json={"email": EMAIL})
-            prelogin.raise_for_status()
-            start = srp.client_start()
-            challenge = (
-                await http.post(
-                    "/v1/auth/srp/start", json={"email": EMAIL, "A": srp.encode_int(start.public_A)}
-                )
-            ).json()
-            proof = srp.client_proof(
-                EMAIL,
-                password_p,
-                bytes.fromhex(challenge["srp_salt"]),
-                start,
-                srp.parse_group_element(challenge["B"], name="B"),
+            await login_bench.one_login(
+                http, password_p, email=EMAIL, verify_headers={"Authorization": ""}
             )
-            verified = await http.post(
-                "/v1/auth/srp/verify",
-                json={"handshake_id": challenge["handshake_id"], "M1": proof.M1.hex()},
-                headers={"Authorization": ""},
-            )
-            verified.raise_for_status()
-            srp.verify_server_proof(proof, bytes.fromhex(json.loads(verified.content)["M2"]))
 
         for key, action, count in (
             ("healthz", healthz, rounds),

@@ -40,20 +40,29 @@ TARGET_CPU_MS = Target("<=", 5.0)
 TARGET_PER_CORE = Target(">=", 200)
 
 
-async def one_login(http: httpx.AsyncClient, password_p: str, *, prelogin: bool = True) -> None:
+async def one_login(
+    http: httpx.AsyncClient,
+    password_p: str,
+    *,
+    email: str = EMAIL,
+    prelogin: bool = True,
+    verify_headers: dict[str, str] | None = None,
+) -> None:
     """A complete login: prelogin (unless `prelogin=False`, as the reference
     client does since srp/start answers the KDF parameters too), srp/start
-    and srp/verify, with the full client SRP work and the check of M2."""
+    and srp/verify, with the full client SRP work and the check of M2.
+    `verify_headers`: e.g. an empty Authorization, so that a client that
+    carries a token still logs in instead of stepping up."""
     if prelogin:
-        (await http.post("/v1/auth/prelogin", json={"email": EMAIL})).raise_for_status()
+        (await http.post("/v1/auth/prelogin", json={"email": email})).raise_for_status()
     start = srp.client_start()
     challenge = (
         await http.post(
-            "/v1/auth/srp/start", json={"email": EMAIL, "A": srp.encode_int(start.public_A)}
+            "/v1/auth/srp/start", json={"email": email, "A": srp.encode_int(start.public_A)}
         )
     ).json()
     proof = srp.client_proof(
-        EMAIL,
+        email,
         password_p,
         bytes.fromhex(challenge["srp_salt"]),
         start,
@@ -62,6 +71,7 @@ async def one_login(http: httpx.AsyncClient, password_p: str, *, prelogin: bool 
     verified = await http.post(
         "/v1/auth/srp/verify",
         json={"handshake_id": challenge["handshake_id"], "M1": proof.M1.hex()},
+        headers=verify_headers or {},
     )
     verified.raise_for_status()
     srp.verify_server_proof(proof, bytes.fromhex(verified.json()["M2"]))

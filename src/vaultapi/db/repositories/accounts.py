@@ -104,12 +104,12 @@ class LoginAccounts:
         """`RateLimitRepository.hit_and_get(counter, checked)` and `by_email`,
         in one statement on PostgreSQL's direct path, one after the other
         elsewhere. Each is whole on its own: no transaction is needed."""
-        params = hit_and_read_two_params(counter, checked, now=now, window=window)
         if not self.db.on_asyncpg:
             started, live = await RateLimitRepository(self.db).hit_and_get(
                 counter, checked, now=now, window=window
             )
             return started, live, await self.by_email(email)
+        params = hit_and_read_two_params(counter, checked, now=now, window=window)
         row = await self.db.fetchrow(_COUNTED_START_WITH_ACCOUNT, email=email, **params)
         assert row is not None  # noqa: S101 - the upsert's one row, the account joined or not
         started, live = hit_and_read_two_result(row, checked)
