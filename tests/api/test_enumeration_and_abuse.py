@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import cast
 
 import httpx
 import pytest
 
-from tests.api.conftest import EMAIL, PASSWORD, Account, srp_password_for, start_handshake, verify
+from tests.api.conftest import (
+    EMAIL,
+    PASSWORD,
+    Account,
+    Handshake,
+    runtime_of,
+    srp_password_for,
+    start_handshake,
+    verify,
+)
 from tests.conftest import ClientFactory
 from vaultapi import client
 from vaultapi.crypto import srp
 from vaultapi.crypto.kdf import MINIMUM_KDF
+from vaultapi.db.direct import Db
+from vaultapi.db.models import RateLimitCounter, SRPHandshake
+from vaultapi.db.repositories.accounts import LoginAccounts
+from vaultapi.db.repositories.ratelimits import RateLimitRepository
+from vaultapi.db.types import utcnow
+from vaultapi.services.abuse import AbuseGuard
 
 UNKNOWN = "nobody@example.com"
 
@@ -288,3 +305,85 @@ async def test_a_disabled_account_fails_like_a_wrong_password(
         )
         reasons = list(result.scalars().all())
     assert reasons == ["account_disabled"]
+
+
+def _identity_counter(http: httpx.AsyncClient, email: str) -> str:
+    runtime = runtime_of(http)
+    guard = AbuseGuard(cast(Db, None), runtime.settings.abuse, runtime.keys.server_secret)
+    return guard.identity_key(email)
+
+
+async def _streak(http: httpx.AsyncClient, email: str) -> int:
+    async with runtime_of(http).sessionmaker() as session:
+        counter = await session.get(RateLimitCounter, _identity_counter(http, email))
+        return counter.count if counter is not None else 0
+
+
+async def test_a_handshake_started_without_a_counter_key_is_verified_the_previous_way(
+    client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    """Handshakes started by a release before the counter key (a rolling
+    upgrade) have none: verify then locks the counters and reads the account
+    in statements of their own, with the same outcomes."""
+    runtime = runtime_of(client_http)
+
+    async def started_by_an_older_release(password: str) -> Handshake:
+        handshake = await start_handshake(
+            client_http, EMAIL, await srp_password_for(client_http, EMAIL, password)
+        )
+        async with runtime.sessionmaker() as session:
+            stored = await session.get(SRPHandshake, uuid.UUID(handshake.handshake_id))
+            assert stored is not None
+            assert stored.counter_key == _identity_counter(client_http, EMAIL)
+            stored.counter_key = None
+            await session.commit()
+        return handshake
+
+    wrong = await started_by_an_older_release("wrong password")
+    assert (await verify(client_http, wrong.handshake_id, wrong.proof.M1)).status_code == 401
+    assert await _streak(client_http, EMAIL) == 1
+    right = await started_by_an_older_release(PASSWORD)
+    assert (await verify(client_http, right.handshake_id, right.proof.M1)).status_code == 200
+    assert await _streak(client_http, EMAIL) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_verify_holds_the_counters_before_it_checks_a_proof(
+    backend: str, client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    """PostgreSQL: the statement that takes the handshake locks the identity's
+    counter. While another transaction holds that counter, a verify waits;
+    when it is released, the verify goes on and the failure counts."""
+    wrong_p = await srp_password_for(client_http, EMAIL, "wrong password")
+    handshake = await start_handshake(client_http, EMAIL, wrong_p)
+    key = _identity_counter(client_http, EMAIL)
+    async with runtime_of(client_http).sessionmaker() as holder:
+        holder.add(RateLimitCounter(key=key, window_start=utcnow(), count=0, expires_at=utcnow()))
+        await holder.flush()  # the row exists, uncommitted and locked, until the rollback
+        pending = asyncio.create_task(
+            verify(client_http, handshake.handshake_id, handshake.proof.M1)
+        )
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+        await holder.rollback()
+    assert (await pending).status_code == 401
+    assert await _streak(client_http, EMAIL) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_verify_takes_locks_and_reads_in_one_statement_on_postgresql(
+    backend: str, client_http: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The separate steps stay for SQLite and older handshakes only: on
+    PostgreSQL a verify runs neither."""
+
+    async def separate_step(*args: object, **kwargs: object) -> None:
+        raise AssertionError("verify ran a separate statement")
+
+    monkeypatch.setattr(RateLimitRepository, "lock", separate_step)
+    monkeypatch.setattr(LoginAccounts, "with_second_factors", separate_step)
+    await client.login(client_http, EMAIL, PASSWORD)
+    with pytest.raises(client.ProblemError) as caught:
+        await client.login(client_http, EMAIL, "wrong password")
+    assert caught.value.code == "invalid_credentials"
+    assert await _streak(client_http, EMAIL) == 1

@@ -95,6 +95,11 @@ class SRPHandshake(SQLModel, table=True):
     private_b: bytes = Field(sa_column=Column(LargeBinary(384), nullable=False))
     public_a: bytes = Field(sa_column=Column(LargeBinary(384), nullable=False))
     public_b: bytes = Field(sa_column=Column(LargeBinary(384), nullable=False))
+    counter_key: str | None = Field(default=None, max_length=64)
+    """The identity's brute-force counter (`AbuseGuard.identity_key`, an HMAC
+    under the server secret, so the database cannot compute it), stored so
+    that verify can take the handshake and lock its counters in one
+    statement. None on handshakes that a release before it started."""
     client_ip: str = Field(max_length=45)
     created_at: datetime = Field(default_factory=_created_at, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -98,7 +98,7 @@ class AbuseGuard:
             until = start + self.window if limit is not None and count > limit else None
         return until if until is not None and until > now else None
 
-    def _ip_key(self, ip: str) -> str:
+    def ip_key(self, ip: str) -> str:
         return f"ip-fail:{ip_bucket(ip)}"
 
     def _check(self, streak: Counter | None, ip_failures: Counter | None, now: datetime) -> None:
@@ -116,8 +116,15 @@ class AbuseGuard:
         counters for the rest of the request, then refuse if either is over.
         Concurrent guesses therefore count one after the other. Returns the
         time after the wait, which is the time the attempt counts at."""
-        identity_key, ip_key = self.identity_key(identity), self._ip_key(ip)
+        identity_key, ip_key = self.identity_key(identity), self.ip_key(ip)
         locked = await self.counters.lock((identity_key, ip_key), now=now)
+        return self.check_locked(identity_key, ip_key, locked, now)
+
+    def check_locked(
+        self, identity_key: str, ip_key: str, locked: dict[str, Counter], now: datetime
+    ) -> datetime:
+        """`lock_and_check` once the two counters are locked (by `lock_and_check`,
+        or by the statement that took the handshake: `LoginAccounts.take_handshake`)."""
         if locked[identity_key].count == 0:
             self._no_streak.add(identity_key)
         live = {
@@ -132,7 +139,7 @@ class AbuseGuard:
     async def record_failure(self, identity: str, ip: str, now: datetime) -> None:
         self._no_streak.discard(self.identity_key(identity))
         await self.counters.streak(self.identity_key(identity), now=now, keep_for=STREAK_MEMORY)
-        await self.counters.hit(self._ip_key(ip), now=now, window=self.window)
+        await self.counters.hit(self.ip_key(ip), now=now, window=self.window)
 
     async def record_success(self, identity: str) -> None:
         key = self.identity_key(identity)
@@ -142,7 +149,7 @@ class AbuseGuard:
     def handshake_start_keys(self, identity: str, ip: str) -> tuple[str, tuple[str, str]]:
         """The counter a handshake start counts against, and the two it is
         checked against (this identity's backoff, this address's failures)."""
-        return f"ip-start:{ip_bucket(ip)}", (self.identity_key(identity), self._ip_key(ip))
+        return f"ip-start:{ip_bucket(ip)}", (self.identity_key(identity), self.ip_key(ip))
 
     def check_handshake_start(
         self, started: Counter, live: dict[str, Counter], checked: tuple[str, str], now: datetime

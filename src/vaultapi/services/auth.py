@@ -210,6 +210,7 @@ class AuthService:
             private_b=challenge.private_b.to_bytes(srp.N_BYTES, "big"),
             public_a=public_a.to_bytes(srp.N_BYTES, "big"),
             public_b=challenge.public_B.to_bytes(srp.N_BYTES, "big"),
+            counter_key=checked[0],
             client_ip=self.client.ip,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
@@ -226,23 +227,33 @@ class AuthService:
         """A correct proof logs in: a new session, or, when the request carries
         a session of the same account (`step_up`), a fresh `last_auth_at` on it."""
         now = utcnow()
-        handshake = await self.handshakes.take(handshake_id)  # single use, whatever happens next
-        if handshake is None or handshake["expires_at"] <= now:
+        ip_key = self.guard.ip_key(self.client.ip)
+        # Single use, whatever happens next. On PostgreSQL this one statement
+        # also locks the counters and reads the account (the two steps below).
+        taken = await self.accounts.take_handshake(handshake_id, ip_key=ip_key, now=now)
+        if taken is None or taken.handshake["expires_at"] <= now:
             await self._event("srp_verify", "failure", "handshake_invalid")
             raise HandshakeInvalid(
                 "Start a new handshake: this one is unknown, used or expired", keep_changes=True
             )
+        handshake = taken.handshake
         identity: str = handshake["identity"]
         async with self._logged_if_blocked("srp_verify", handshake["account_id"]):
-            now = await self.guard.lock_and_check(identity, self.client.ip, now)
+            if taken.counters is None:
+                now = await self.guard.lock_and_check(identity, self.client.ip, now)
+            else:
+                now = self.guard.check_locked(handshake["counter_key"], ip_key, taken.counters, now)
         try:
             client_proof = srp.parse_proof(proof_hex)
         except CryptoError as exc:
             raise InvalidSRPValue(str(exc), keep_changes=True) from exc
 
-        # The same query whether or not an account exists: a missing lookup on
-        # the fake path would be measurable.
-        found = await self.accounts.with_second_factors(handshake["account_id"] or uuid.uuid4())
+        if taken.counters is None:
+            # The same query whether or not an account exists: a missing
+            # lookup on the fake path would be measurable.
+            found = await self.accounts.with_second_factors(handshake["account_id"] or uuid.uuid4())
+        else:
+            found = taken.account
         account, second_factors = found if found is not None else (None, [])
         if account is None or account.status != "active":
             fake = fake_account(self.runtime.keys.server_secret, identity)

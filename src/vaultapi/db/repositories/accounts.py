@@ -3,14 +3,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, Uuid, and_, bindparam, delete, func, select, true, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Delete
 
 from vaultapi.db.direct import Db, Query, Row
-from vaultapi.db.models import Account
+from vaultapi.db.models import Account, SRPHandshake
 from vaultapi.db.repositories import sa_table
 from vaultapi.db.repositories.mfa import second_factor_columns, second_factor_methods
 from vaultapi.db.repositories.ratelimits import (
@@ -19,7 +20,9 @@ from vaultapi.db.repositories.ratelimits import (
     hit_and_read_two,
     hit_and_read_two_params,
     hit_and_read_two_result,
+    locking,
 )
+from vaultapi.db.types import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,103 @@ def _counted_start_with_account(dialect: str) -> Any:
 
 
 _COUNTED_START_WITH_ACCOUNT = Query(_counted_start_with_account)
+
+_H = sa_table(SRPHandshake)
+HANDSHAKE_COLUMNS = (
+    "account_id",
+    "identity",
+    "private_b",
+    "public_a",
+    "public_b",
+    "expires_at",
+    "counter_key",
+)
+"""What verify reads of the handshake it takes (`HandshakeRepository.take` too)."""
+_TAKE_HANDSHAKE = Query(
+    delete(_H)
+    .where(_H.c.id == bindparam("id"))
+    .returning(*(_H.c[name] for name in HANDSHAKE_COLUMNS))
+)
+_COUNTERS = ("identity", "ip")
+_COUNTER_COLUMNS = ("count", "window_start", "expires_at")
+_FACTOR_COLUMNS = ("totp", "webauthn", "recovery_code")
+"""The columns of `second_factor_columns`."""
+
+
+def _taken_with_counters_and_account(dialect: str) -> Any:
+    """PostgreSQL: srp/verify's first three steps in one round trip, in its
+    transaction (`LoginAccounts.take_handshake`):
+
+    1. `taken`: the handshake, deleted as it is read (single use);
+    2. `locked`: the identity's counter (its key stored with the handshake)
+       and the address's, created if missing and locked until commit, in
+       sorted key order (`ratelimits.locking`); only for a handshake that is
+       live and has a counter key;
+    3. `account`: the account and its second factors, its row locked
+       (FOR NO KEY UPDATE, as `with_second_factors`). Its condition counts
+       `locked` whole first, so the counters are always locked before the
+       account, in every login. An unknown e-mail's handshake looks up
+       `no_account` (a random id): the same lookup, which finds nothing.
+
+    One row (the handshake, with the two counters and the account joined, or
+    NULLs), or none if there was no such handshake."""
+    if dialect != "postgresql":
+        raise NotImplementedError(f"a PostgreSQL statement, not for {dialect}")
+    now = bindparam("now", type_=UTCDateTime())
+    taken = cast(Delete, _TAKE_HANDSHAKE.statement(dialect)).cte("taken")
+    to_lock = and_(taken.c.counter_key.is_not(None), taken.c.expires_at > now)
+    keys = union_all(
+        select(taken.c.counter_key.label("key")).where(to_lock),
+        select(bindparam("ip_key", type_=String()).label("key")).where(to_lock),
+    )
+    locked = locking(keys).cte("locked")
+    all_locked = select(func.count()).select_from(locked).scalar_subquery() > 0
+    account_id = (
+        select(func.coalesce(taken.c.account_id, bindparam("no_account", type_=Uuid())))
+        .where(all_locked)
+        .scalar_subquery()
+    )
+    account = (
+        _LOGIN_SELECT.add_columns(*second_factor_columns(_A.c.id))
+        .where(_A.c.id == account_id)
+        .with_for_update(key_share=True)
+        .cte("account")
+    )
+    counters = {name: locked.alias(f"{name}_counter") for name in _COUNTERS}
+    joined = (
+        taken.outerjoin(account, true())
+        .outerjoin(counters["identity"], counters["identity"].c.key == taken.c.counter_key)
+        .outerjoin(counters["ip"], counters["ip"].c.key == bindparam("ip_key"))
+    )
+    return select(
+        *(taken.c[name] for name in HANDSHAKE_COLUMNS),
+        *(
+            counters[name].c[column].label(f"{name}_{column}")
+            for name in _COUNTERS
+            for column in _COUNTER_COLUMNS
+        ),
+        *(account.c[name].label(f"login_{name}") for name in (*_LOGIN_COLUMNS, *_FACTOR_COLUMNS)),
+    ).select_from(joined)
+
+
+_TAKEN_WITH_COUNTERS_AND_ACCOUNT = Query(_taken_with_counters_and_account)
+
+
+@dataclass(frozen=True, slots=True)
+class TakenHandshake:
+    """A handshake taken by verify (`LoginAccounts.take_handshake`)."""
+
+    handshake: Row
+    """`HANDSHAKE_COLUMNS` of the handshake, now deleted."""
+    counters: dict[str, Counter] | None
+    """The identity's and the address's counters by key, locked for the rest
+    of the transaction (`RateLimitRepository.lock`); None when not locked yet
+    (the caller locks them: SQLite, or a handshake without a counter key)."""
+    account: tuple[LoginAccount, list[str]] | None
+    """The account and its second factors, as `with_second_factors` answers
+    them (None: no such account); read only when `counters` is not None."""
+
+
 _LOGGED_IN = Query(
     update(_A).where(_A.c.id == bindparam("account")).values(last_login_at=bindparam("now"))
 )
@@ -114,6 +214,41 @@ class LoginAccounts:
         assert row is not None  # noqa: S101 - the upsert's one row, the account joined or not
         started, live = hit_and_read_two_result(row, checked)
         return started, live, LoginAccount.of(row) if row["id"] is not None else None
+
+    async def take_handshake(
+        self, handshake_id: uuid.UUID, *, ip_key: str, now: datetime
+    ) -> TakenHandshake | None:
+        """Take (delete and return) the handshake; on PostgreSQL's direct path
+        also lock the brute-force counters and read the account in the same
+        statement (`_taken_with_counters_and_account`). None: no such
+        handshake (unknown, or already taken)."""
+        if not self.db.on_asyncpg:
+            row = await self.db.fetchrow(_TAKE_HANDSHAKE, id=handshake_id)
+            return TakenHandshake(row, None, None) if row is not None else None
+        row = await self.db.fetchrow(
+            _TAKEN_WITH_COUNTERS_AND_ACCOUNT,
+            id=handshake_id,
+            ip_key=ip_key,
+            now=now,
+            no_account=uuid.uuid4(),
+        )
+        if row is None:
+            return None
+        handshake = {name: row[name] for name in HANDSHAKE_COLUMNS}
+        if row["identity_count"] is None:  # expired, or no counter key: nothing locked
+            return TakenHandshake(handshake, None, None)
+        counters = {
+            key: Counter(
+                int(row[f"{name}_count"]), row[f"{name}_window_start"], row[f"{name}_expires_at"]
+            )
+            for name, key in (("identity", row["counter_key"]), ("ip", ip_key))
+        }
+        if row["login_id"] is None:
+            return TakenHandshake(handshake, counters, None)
+        account = {name: row[f"login_{name}"] for name in (*_LOGIN_COLUMNS, *_FACTOR_COLUMNS)}
+        return TakenHandshake(
+            handshake, counters, (LoginAccount.of(account), second_factor_methods(account))
+        )
 
     async def get(self, account_id: uuid.UUID) -> LoginAccount | None:
         row = await self.db.fetchrow(_BY_ID, id=account_id)

@@ -39,6 +39,7 @@ _INSERT_HANDSHAKE = Query(
                 "private_b",
                 "public_a",
                 "public_b",
+                "counter_key",
                 "client_ip",
                 "created_at",
                 "expires_at",
@@ -46,23 +47,12 @@ _INSERT_HANDSHAKE = Query(
         }
     )
 )
-_TAKE_HANDSHAKE = Query(
-    delete(_H)
-    .where(_H.c.id == bindparam("id"))
-    .returning(
-        _H.c.account_id,
-        _H.c.identity,
-        _H.c.private_b,
-        _H.c.public_a,
-        _H.c.public_b,
-        _H.c.expires_at,
-    )
-)
 _PURGE_HANDSHAKES = Query(delete(_H).where(_H.c.expires_at < bindparam("now")))
 
 
 class HandshakeRepository:
-    """SRP handshakes, on the direct path (`vaultapi.db.direct`)."""
+    """SRP handshakes, on the direct path (`vaultapi.db.direct`). Verify takes
+    them with `LoginAccounts.take_handshake`."""
 
     def __init__(self, db: Db) -> None:
         self.db = db
@@ -70,11 +60,6 @@ class HandshakeRepository:
     async def add(self, **values: Any) -> None:
         """Insert a handshake: every column of `SRPHandshake`, `id` included."""
         await self.db.execute(_INSERT_HANDSHAKE, **values)
-
-    async def take(self, handshake_id: uuid.UUID) -> Row | None:
-        """Delete and return the handshake: whoever gets it is the only one,
-        however many verify requests race for it."""
-        return await self.db.fetchrow(_TAKE_HANDSHAKE, id=handshake_id)
 
     async def purge_expired(self, now: datetime) -> int:
         return await self.db.execute(_PURGE_HANDSHAKES, now=now)

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Executable, bindparam, case, delete, select
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Executable,
+    Select,
+    bindparam,
+    case,
+    delete,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.selectable import HasCTE
 
@@ -82,6 +92,23 @@ def _lock_two(dialect: str) -> Executable:
     return (
         _upsert(dialect)
         .values(rows)
+        .on_conflict_do_update(index_elements=["key"], set_={"count": _T.c.count})
+        .returning(_T.c.key, _T.c.count, _T.c.window_start, _T.c.expires_at)
+    )
+
+
+def locking(keys: Select[tuple[str]] | CompoundSelect[tuple[str]]) -> HasCTE:
+    """PostgreSQL: `_lock_two` for keys that a query chooses (for statements of
+    other repositories that include it as a CTE). The keys are locked in
+    sorted order, as `RateLimitRepository.lock` does, and the CTE answers
+    key, count, window_start and expires_at of each."""
+    now = _when("now")
+    chosen = keys.subquery("keys")
+    # Byte order, as Python's `sorted`, whatever the database's collation.
+    rows = select(chosen.c.key, now, literal(0), now).order_by(chosen.c.key.collate("C"))
+    return (
+        postgresql.insert(_T)
+        .from_select(["key", "window_start", "count", "expires_at"], rows)
         .on_conflict_do_update(index_elements=["key"], set_={"count": _T.c.count})
         .returning(_T.c.key, _T.c.count, _T.c.window_start, _T.c.expires_at)
     )
