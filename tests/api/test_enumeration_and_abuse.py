@@ -25,9 +25,6 @@ from vaultapi.crypto import srp
 from vaultapi.crypto.kdf import MINIMUM_KDF
 from vaultapi.db.direct import Db
 from vaultapi.db.models import RateLimitCounter, SRPHandshake
-from vaultapi.db.repositories.accounts import LoginAccounts
-from vaultapi.db.repositories.ratelimits import RateLimitRepository
-from vaultapi.db.types import utcnow
 from vaultapi.services.abuse import AbuseGuard
 
 UNKNOWN = "nobody@example.com"
@@ -345,45 +342,3 @@ async def test_a_handshake_started_without_a_counter_key_is_verified_the_previou
     right = await started_by_an_older_release(PASSWORD)
     assert (await verify(client_http, right.handshake_id, right.proof.M1)).status_code == 200
     assert await _streak(client_http, EMAIL) == 0
-
-
-@pytest.mark.parametrize("backend", ["postgresql"])
-async def test_verify_holds_the_counters_before_it_checks_a_proof(
-    backend: str, client_http: httpx.AsyncClient, alice: Account
-) -> None:
-    """PostgreSQL: the statement that takes the handshake locks the identity's
-    counter. While another transaction holds that counter, a verify waits;
-    when it is released, the verify goes on and the failure counts."""
-    wrong_p = await srp_password_for(client_http, EMAIL, "wrong password")
-    handshake = await start_handshake(client_http, EMAIL, wrong_p)
-    key = _identity_counter(client_http, EMAIL)
-    async with runtime_of(client_http).sessionmaker() as holder:
-        holder.add(RateLimitCounter(key=key, window_start=utcnow(), count=0, expires_at=utcnow()))
-        await holder.flush()  # the row exists, uncommitted and locked, until the rollback
-        pending = asyncio.create_task(
-            verify(client_http, handshake.handshake_id, handshake.proof.M1)
-        )
-        await asyncio.sleep(0.5)
-        assert not pending.done()
-        await holder.rollback()
-    assert (await pending).status_code == 401
-    assert await _streak(client_http, EMAIL) == 1
-
-
-@pytest.mark.parametrize("backend", ["postgresql"])
-async def test_verify_takes_locks_and_reads_in_one_statement_on_postgresql(
-    backend: str, client_http: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The separate steps stay for SQLite and older handshakes only: on
-    PostgreSQL a verify runs neither."""
-
-    async def separate_step(*args: object, **kwargs: object) -> None:
-        raise AssertionError("verify ran a separate statement")
-
-    monkeypatch.setattr(RateLimitRepository, "lock", separate_step)
-    monkeypatch.setattr(LoginAccounts, "with_second_factors", separate_step)
-    await client.login(client_http, EMAIL, PASSWORD)
-    with pytest.raises(client.ProblemError) as caught:
-        await client.login(client_http, EMAIL, "wrong password")
-    assert caught.value.code == "invalid_credentials"
-    assert await _streak(client_http, EMAIL) == 1

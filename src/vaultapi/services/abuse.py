@@ -111,12 +111,13 @@ class AbuseGuard:
             if now < until:
                 raise self._blocked(until, now, "this address")
 
-    async def lock_and_check(self, identity: str, ip: str, now: datetime) -> datetime:
-        """Before checking a proof: take this identity's and this address's
-        counters for the rest of the request, then refuse if either is over.
-        Concurrent guesses therefore count one after the other. Returns the
-        time after the wait, which is the time the attempt counts at."""
-        identity_key, ip_key = self.identity_key(identity), self.ip_key(ip)
+    async def lock_and_check(self, identity_key: str, ip: str, now: datetime) -> datetime:
+        """Before checking a proof: take this identity's (`identity_key`) and
+        this address's counters for the rest of the request, then refuse if
+        either is over. Concurrent guesses therefore count one after the
+        other. Returns the time after the wait, which is the time the attempt
+        counts at."""
+        ip_key = self.ip_key(ip)
         locked = await self.counters.lock((identity_key, ip_key), now=now)
         return self.check_locked(identity_key, ip_key, locked, now)
 
@@ -136,15 +137,14 @@ class AbuseGuard:
         self._check(live.get(identity_key), live.get(ip_key), now)
         return now
 
-    async def record_failure(self, identity: str, ip: str, now: datetime) -> None:
-        self._no_streak.discard(self.identity_key(identity))
-        await self.counters.streak(self.identity_key(identity), now=now, keep_for=STREAK_MEMORY)
+    async def record_failure(self, identity_key: str, ip: str, now: datetime) -> None:
+        self._no_streak.discard(identity_key)
+        await self.counters.streak(identity_key, now=now, keep_for=STREAK_MEMORY)
         await self.counters.hit(self.ip_key(ip), now=now, window=self.window)
 
-    async def record_success(self, identity: str) -> None:
-        key = self.identity_key(identity)
-        if key not in self._no_streak:
-            await self.counters.reset(key)
+    async def record_success(self, identity_key: str) -> None:
+        if identity_key not in self._no_streak:
+            await self.counters.reset(identity_key)
 
     def handshake_start_keys(self, identity: str, ip: str) -> tuple[str, tuple[str, str]]:
         """The counter a handshake start counts against, and the two it is

@@ -238,11 +238,13 @@ class AuthService:
             )
         handshake = taken.handshake
         identity: str = handshake["identity"]
+        # The key stored at srp/start: the one the statement above locked.
+        identity_key: str = handshake["counter_key"] or self.guard.identity_key(identity)
         async with self._logged_if_blocked("srp_verify", handshake["account_id"]):
             if taken.counters is None:
-                now = await self.guard.lock_and_check(identity, self.client.ip, now)
+                now = await self.guard.lock_and_check(identity_key, self.client.ip, now)
             else:
-                now = self.guard.check_locked(handshake["counter_key"], ip_key, taken.counters, now)
+                now = self.guard.check_locked(identity_key, ip_key, taken.counters, now)
         try:
             client_proof = srp.parse_proof(proof_hex)
         except CryptoError as exc:
@@ -276,7 +278,7 @@ class AuthService:
             if account is None or account.status != "active":
                 raise srp.SRPProofError("no such account")  # fails exactly like a bad proof
         except CryptoError as exc:
-            await self.guard.record_failure(identity, self.client.ip, now)
+            await self.guard.record_failure(identity_key, self.client.ip, now)
             if account is None:
                 reason = "unknown_account"
             elif account.status != "active":
@@ -299,18 +301,23 @@ class AuthService:
                     "The access token sent belongs to another account",
                     keep_changes=True,  # the handshake stays consumed
                 )
-            await self.guard.record_success(identity)
+            await self.guard.record_success(identity_key)
             tokens = await sessions.step_up(step_up, account.role, now)
             await self._event("reauth", "success", account_id=account.id)
             return Login(server_proof=server_proof, account=account, tokens=tokens)
+        # The second factors came with the account, from a statement whose
+        # snapshot may predate its wait for the locks. They only choose the
+        # path: each path decides on what it reads while this transaction
+        # holds the account's row (so no factor can change meanwhile).
         pending_logins = PendingLogins(self.db, self.settings.mfa)
-        if second_factors:
-            # No streak reset yet: only a finished login clears the backoff.
-            pending = await pending_logins.open(account.id, second_factors, device_name, now)
-            await self._event("srp_verify", "success", "mfa_required", account.id)
-            return Login(server_proof=server_proof, account=account, tokens=None, pending=pending)
-        await self.guard.record_success(identity)
-        tokens = await sessions.finish_login(
-            account, device_name=device_name, now=now, action="srp_verify"
-        )
-        return Login(server_proof=server_proof, account=account, tokens=tokens)
+        methods = await pending_logins.methods(account.id) if second_factors else []
+        if not methods:
+            issued = await sessions.finish_password_login(account, device_name=device_name, now=now)
+            if issued is not None:
+                await self.guard.record_success(identity_key)
+                return Login(server_proof=server_proof, account=account, tokens=issued)
+            methods = await pending_logins.methods(account.id)  # one added while this login waited
+        # No streak reset yet: only a finished login clears the backoff.
+        pending = await pending_logins.open(account.id, methods, device_name, now)
+        await self._event("srp_verify", "success", "mfa_required", account.id)
+        return Login(server_proof=server_proof, account=account, tokens=None, pending=pending)

@@ -422,15 +422,16 @@ class SecondStep(_Base):
         now = utcnow()
         challenge, account = await self._locked_challenge(mfa_token, now)
         token_hash = challenge.token_hash
+        identity_key = self.guard.identity_key(account.email)
         try:
-            now = await self.guard.lock_and_check(account.email, self.client.ip, now)
+            now = await self.guard.lock_and_check(identity_key, self.client.ip, now)
         except TooManyAttempts:
             await self._event(action, "blocked", "rate_limited", account.id)
             raise
         reason = await check(account, token_hash, now)
         if reason is not None:
             left = await self.repo.count_failure(token_hash, self.settings.token_max_failures)
-            await self.guard.record_failure(account.email, self.client.ip, now)
+            await self.guard.record_failure(identity_key, self.client.ip, now)
             await self._event(action, "failure", reason, account.id)
             raise InvalidSecondFactor(
                 "Wrong second factor"
@@ -439,7 +440,7 @@ class SecondStep(_Base):
                 keep_changes=True,
             )
         await self.repo.delete_challenge(token_hash)
-        await self.guard.record_success(account.email)
+        await self.guard.record_success(identity_key)
         tokens = await self.sessions.issuer.finish_login(
             account, device_name=challenge.device_name, now=now, action=action
         )

@@ -190,21 +190,33 @@ class SessionIssuer:
     async def finish_login(
         self, account: LoginAccount | Account, *, device_name: str, now: datetime, action: str
     ) -> IssuedTokens:
-        """How a complete login ends (the password, and the second factor if the
-        account has one): `create`, then the authentication log's success for
-        `action` and the audit entry. On the direct PostgreSQL path (login) all
+        """How a login finished by its second factor ends: `create`, then the
+        authentication log's success for `action` and the audit entry."""
+        tokens = await self.create(account, device_name=device_name, now=now)
+        await AuthEventRepository(self.db).record(
+            self.client.ip, self.client.user_agent, action, "success", "", account.id
+        )
+        await audit.record_login(self.db, self.client, account.id, device_name)
+        return tokens
+
+    async def finish_password_login(
+        self, account: LoginAccount, *, device_name: str, now: datetime
+    ) -> IssuedTokens | None:
+        """How srp/verify ends for an account without a second factor: as
+        `finish_login`. The caller holds the account's row (read after the
+        brute-force counters were locked). On the direct PostgreSQL path all
         of it is one statement (`FinishedLogins`): a login is the hot path, and
-        each statement a round trip. On that path the caller has locked the
-        account's row (`LoginAccounts.with_second_factors`)."""
+        each statement a round trip. None, with nothing written, when the
+        account has a second factor after all: one added while this login
+        waited for its locks, which the statement that read the account did
+        not see. The caller then opens a pending login instead."""
+        action = "srp_verify"
         if not self.db.on_asyncpg:
-            tokens = await self.create(account, device_name=device_name, now=now)
-            await AuthEventRepository(self.db).record(
-                self.client.ip, self.client.user_agent, action, "success", "", account.id
-            )
-            await audit.record_login(self.db, self.client, account.id, device_name)
-            return tokens
+            # SQLite: the transaction has held the database's one writer lock
+            # since before the account was read, so what it read is current.
+            return await self.finish_login(account, device_name=device_name, now=now, action=action)
         session_id, refresh_token = uuid.uuid4(), new_refresh_token()
-        opened = await FinishedLogins(self.db).record(
+        outcome = await FinishedLogins(self.db).record(
             session_id=session_id,
             account_id=account.id,
             device_name=device_name or self.client.user_agent[:128],
@@ -217,7 +229,9 @@ class SessionIssuer:
             action=action,
             audit_device=audit.login_device(self.client, device_name),
         )
-        if not opened:
+        if outcome == "second_factor":
+            return None
+        if outcome == "gone":
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True)
         return self._issued(account.id, account.role, session_id, refresh_token, now)
 

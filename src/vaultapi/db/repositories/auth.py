@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Executable,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -24,6 +25,7 @@ from vaultapi.db.direct import Db, Query, Row
 from vaultapi.db.models import Account, AuthEvent, RefreshToken, Session, SRPHandshake
 from vaultapi.db.repositories import rowcount, sa_table
 from vaultapi.db.repositories.admin import login_audit_insert
+from vaultapi.db.repositories.mfa import has_second_factor
 from vaultapi.db.types import utcnow
 from vaultapi.metrics import AUTH_EVENTS
 
@@ -298,25 +300,32 @@ class AuthEventRepository:
 
 
 def _finished_login() -> Executable:
-    """PostgreSQL: everything a finished login writes, as one statement of
-    data-modifying CTEs: the account's `last_login_at`, the new session, its
-    refresh token, the session limit, the authentication log entry and the
-    audit entry. Answers the number of sessions opened: 0 when the account
-    is gone, and then nothing is written. Only for `Db.on_asyncpg`.
+    """PostgreSQL: everything a login finished by the password alone writes,
+    as one statement of data-modifying CTEs: the account's `last_login_at`,
+    the new session, its refresh token, the session limit, the authentication
+    log entry and the audit entry. Only for `Db.on_asyncpg` (srp/verify).
 
-    The sub-statements see the database as it was when the statement began:
-    the session limit is applied to the other sessions with `keep - 1` (the
-    new one is the most recently used). That snapshot is exact because logins
-    of one account reach this statement one at a time: each holds the
-    account's row, locked by `LoginAccounts.with_second_factors` in an earlier
-    statement of its transaction (second-factor completions lock it too, by
-    `logged_in`), so the snapshot already shows the previous login's session."""
+    Nothing is written when the account is gone, or when it has a second
+    factor: one added while the login waited for its locks, which the
+    statement that read the account did not see (its snapshot predates the
+    wait). Answers the number of sessions opened, and whether the account
+    exists.
+
+    The sub-statements see the database as it was when the statement began.
+    That snapshot is exact because logins of one account reach this
+    statement one at a time, and so do changes to its second factors: each
+    holds the account's row, locked by an earlier statement of its
+    transaction (`LoginAccounts.take_handshake` or `with_second_factors`;
+    second-factor changes by `AccountRepository.lock`). So the snapshot
+    shows the previous login's session (the session limit is applied to the
+    other sessions with `keep - 1`: the new one is the most recently used)
+    and every second factor the account has."""
     now = bindparam("now", type_=_S.c.created_at.type)
     account = bindparam("account_id", type_=_A.c.id.type)
     ip = bindparam("ip", type_=_S.c.created_ip.type)
     touched = (
         update(_A)
-        .where(_A.c.id == account)
+        .where(_A.c.id == account, ~has_second_factor(_A.c.id))
         .values(last_login_at=now)
         .returning(_A.c.id)
         .cte("touched")
@@ -371,11 +380,10 @@ def _finished_login() -> Executable:
         .cte("logged")
     )
     audited = login_audit_insert(only_if=touched).cte("audited")
-    return (
-        select(func.count().label("opened"))
-        .select_from(opened)
-        .add_cte(touched, refreshed, limited, logged, audited)
-    )
+    return select(
+        select(func.count()).select_from(opened).scalar_subquery().label("opened"),
+        exists().where(_A.c.id == account).label("account_exists"),
+    ).add_cte(touched, refreshed, limited, logged, audited)
 
 
 _FINISHED_LOGIN = Query(_finished_login())
@@ -402,8 +410,9 @@ class FinishedLogins:
         keep_sessions: int,
         action: str,
         audit_device: str,
-    ) -> bool:
-        """False when the account no longer exists (nothing is written then)."""
+    ) -> Literal["opened", "second_factor", "gone"]:
+        """Whether the session was opened, or else why not (nothing is written
+        then): the account has a second factor, or no longer exists."""
         row = await self.db.fetchrow(
             _FINISHED_LOGIN,
             session_id=session_id,
@@ -419,7 +428,8 @@ class FinishedLogins:
             action=action,
             detail=audit_device[:256],
         )
-        opened = bool(row and row["opened"])
-        if opened:
+        assert row is not None  # noqa: S101 - a SELECT without FROM answers one row
+        if row["opened"]:
             AUTH_EVENTS.labels(action, "success").inc()
-        return opened
+            return "opened"
+        return "second_factor" if row["account_exists"] else "gone"

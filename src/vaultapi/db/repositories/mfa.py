@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, Label
+from sqlalchemy.sql.selectable import Exists
 from sqlmodel import col
 
 from vaultapi.db.direct import Db, Query, Row
@@ -37,14 +38,26 @@ _TOTP, _KEYS, _CODES = sa_table(TOTPFactor), sa_table(WebAuthnCredential), sa_ta
 _CHALLENGES = sa_table(MFAChallenge)
 
 
+def _totp_on(account_id: ColumnElement[Any]) -> Exists:
+    return exists().where(_TOTP.c.account_id == account_id, _TOTP.c.confirmed_at.is_not(None))
+
+
+def _has_security_key(account_id: ColumnElement[Any]) -> Exists:
+    return exists().where(_KEYS.c.account_id == account_id)
+
+
+def has_second_factor(account_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether a login of the account needs a second step (`second_factor_methods`
+    is not empty): a confirmed TOTP factor or a security key."""
+    return or_(_totp_on(account_id), _has_security_key(account_id))
+
+
 def second_factor_columns(account_id: ColumnElement[Any]) -> list[Label[bool]]:
     """Whether the account has a confirmed TOTP factor, a security key, and an
     unspent recovery code: three columns that any login query can carry."""
     return [
-        exists()
-        .where(_TOTP.c.account_id == account_id, _TOTP.c.confirmed_at.is_not(None))
-        .label("totp"),
-        exists().where(_KEYS.c.account_id == account_id).label("webauthn"),
+        _totp_on(account_id).label("totp"),
+        _has_security_key(account_id).label("webauthn"),
         exists()
         .where(_CODES.c.account_id == account_id, _CODES.c.used_at.is_(None))
         .label("recovery_code"),
