@@ -33,7 +33,10 @@ from tests.api.conftest import (
     start_handshake,
     verify,
 )
+from tests.api.test_admin import make_admin
+from tests.conftest import ClientFactory
 from vaultapi import client
+from vaultapi.crypto.kdf import MINIMUM_KDF
 from vaultapi.db.direct import Db
 from vaultapi.db.models import RateLimitCounter, SRPHandshake, TOTPFactor
 from vaultapi.db.repositories.accounts import LoginAccounts
@@ -53,11 +56,22 @@ def _guard(http: httpx.AsyncClient) -> AbuseGuard:
 
 @asynccontextmanager
 async def holding_counter(http: httpx.AsyncClient, key: str) -> AsyncIterator[AsyncSession]:
-    """A transaction that holds the counter `key` (a row it inserts and does
-    not commit) until the block ends, then rolls back."""
-    async with runtime_of(http).sessionmaker() as holder:
-        holder.add(RateLimitCounter(key=key, window_start=utcnow(), count=0, expires_at=utcnow()))
-        await holder.flush()
+    """A transaction that holds the counter `key` (created empty if missing)
+    until the block ends, then rolls back."""
+    sessionmaker = runtime_of(http).sessionmaker
+    async with sessionmaker() as setup:
+        await setup.execute(
+            text(
+                "INSERT INTO rate_limits (key, window_start, count, expires_at)"
+                " VALUES (:key, now(), 0, now()) ON CONFLICT (key) DO NOTHING"
+            ),
+            {"key": key},
+        )
+        await setup.commit()
+    async with sessionmaker() as holder:
+        await holder.execute(
+            text("SELECT key FROM rate_limits WHERE key = :key FOR UPDATE"), {"key": key}
+        )
         try:
             yield holder
         finally:
@@ -118,33 +132,63 @@ async def test_the_counters_are_locked_identity_first_then_the_account(
 
 
 async def test_a_second_factor_turned_on_while_a_login_waits_is_asked_for(
-    backend: str, client_http: httpx.AsyncClient, alice: Account
+    backend: str, make_client: ClientFactory
 ) -> None:
     """The account is read in a statement whose snapshot predates its wait:
-    a TOTP factor confirmed meanwhile must still stop the login at 202."""
-    handshake = await start_handshake(
-        client_http, EMAIL, await srp_password_for(client_http, EMAIL, PASSWORD)
-    )
-    runtime = runtime_of(client_http)
-    async with holding_counter(client_http, _guard(client_http).identity_key(EMAIL)):
-        pending = await waiting(verify(client_http, handshake.handshake_id, handshake.proof.M1))
-        async with runtime.sessionmaker() as session:
-            now = utcnow()
-            session.add(
-                TOTPFactor(
-                    account_id=uuid.UUID(str(alice.account_id)),
-                    sealed_secret="sealed",
-                    created_at=now,
-                    confirmed_at=now,
+    a TOTP factor confirmed meanwhile must still stop the login at 202, and
+    the finishing statement must write nothing (with a limit of one session,
+    it would otherwise revoke the session already open)."""
+    async with make_client(auth={"max_sessions_per_account": 1}) as http:
+        registration = await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        account_id = uuid.UUID(str(registration.account_id))
+        await client.login(http, EMAIL, PASSWORD)  # the one session allowed
+        with pytest.raises(client.ProblemError):  # a streak, which only a finished login clears
+            await client.login(http, EMAIL, "wrong password")
+        runtime = runtime_of(http)
+        key = _guard(http).identity_key(EMAIL)
+        handshake = await start_handshake(
+            http, EMAIL, await srp_password_for(http, EMAIL, PASSWORD)
+        )
+        before = await _written(http)
+        async with holding_counter(http, key):
+            pending = await waiting(verify(http, handshake.handshake_id, handshake.proof.M1))
+            async with runtime.sessionmaker() as session:
+                now = utcnow()
+                session.add(
+                    TOTPFactor(
+                        account_id=account_id, sealed_secret="s", created_at=now, confirmed_at=now
+                    )
                 )
+                await session.commit()
+        response = await pending
+        assert response.status_code == 202, response.text
+        assert response.json()["methods"] == ["totp"]
+        after = await _written(http)
+        assert after == {**before, "srp_verify mfa_required": 1}
+        assert await _streak(http) == 1
+
+
+async def _written(http: httpx.AsyncClient) -> dict[str, int]:
+    """What a login writes: live and revoked sessions, audit entries, and
+    the authentication log's srp_verify entries by reason."""
+    async with runtime_of(http).sessionmaker() as session:
+        counts = {
+            "live sessions": await session.scalar(
+                text("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
+            ),
+            "revoked sessions": await session.scalar(
+                text("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL")
+            ),
+            "audit entries": await session.scalar(text("SELECT count(*) FROM audit_events")),
+        }
+        rows = await session.execute(
+            text(
+                "SELECT outcome, reason, count(*) FROM auth_events"
+                " WHERE action = 'srp_verify' GROUP BY outcome, reason"
             )
-            await session.commit()
-    response = await pending
-    assert response.status_code == 202, response.text
-    assert response.json()["methods"] == ["totp"]
-    async with runtime.sessionmaker() as session:
-        sessions = await session.scalar(text("SELECT count(*) FROM sessions"))
-    assert sessions == 0
+        )
+        counts.update({f"srp_verify {reason or outcome}": n for outcome, reason, n in rows})
+    return {name: int(n or 0) for name, n in counts.items()}
 
 
 async def test_a_second_factor_turned_off_while_a_login_waits_is_not_asked_for(
@@ -208,3 +252,23 @@ async def test_verify_takes_locks_and_reads_in_one_statement_on_postgresql(
         await client.login(client_http, EMAIL, "wrong password")
     assert caught.value.code == "invalid_credentials"
     assert await _streak(client_http) == 1
+
+
+async def test_an_admin_reset_of_second_factors_waits_for_a_login_deciding(
+    backend: str, client_http: httpx.AsyncClient, alice: Account
+) -> None:
+    """The admin's reset takes the account's row like the user's own factor
+    changes, so it cannot slip between a login's read of the factors and its
+    decision; it also ends logins waiting for a factor."""
+    admin = await make_admin(client_http)
+    account_row = "SELECT id FROM accounts WHERE id = :id FOR NO KEY UPDATE"  # as verify holds it
+    async with runtime_of(client_http).sessionmaker() as login:
+        await login.execute(text(account_row), {"id": alice.account_id})
+        reset = await waiting(
+            client_http.post(
+                f"/v1/admin/accounts/{alice.account_id}/reset-second-factors",
+                headers=admin.auth_header,
+            )
+        )
+        await login.rollback()
+    assert (await reset).status_code == 204

@@ -26,6 +26,7 @@ from vaultapi.crypto import CryptoError
 from vaultapi.crypto.kdf import normalize_email
 from vaultapi.db.direct import Db
 from vaultapi.db.models import Account, AuditEvent, AuthEvent, IPRule, RateLimitCounter
+from vaultapi.db.repositories.accounts import AccountRepository
 from vaultapi.db.repositories.admin import (
     AccountCounts,
     AccountFilter,
@@ -35,6 +36,7 @@ from vaultapi.db.repositories.admin import (
     AuthEventFilter,
 )
 from vaultapi.db.repositories.auth import SessionRepository
+from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.types import utcnow
 from vaultapi.errors import BadRequest, Conflict, NotFound
 from vaultapi.runtime import Runtime
@@ -182,8 +184,13 @@ class AdminService:
         return revoked
 
     async def reset_second_factors(self, account_id: uuid.UUID) -> None:
+        """Like the user's own factor changes (`vaultapi.services.mfa`): under
+        the account's row lock, which a login holds while it decides between
+        tokens and a second step; logins waiting for a factor start over."""
         await self._account(account_id)
+        await AccountRepository(self.db).lock(account_id)
         await self.repo.reset_second_factors(account_id)
+        await MFARepository(self.db).delete_pending_logins(account_id)
         await self._log("reset second factors", account_id)
 
     async def delete_account(self, account_id: uuid.UUID) -> None:

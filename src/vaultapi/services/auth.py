@@ -45,6 +45,7 @@ from vaultapi.errors import (
     EmailTaken,
     Forbidden,
     HandshakeInvalid,
+    InternalError,
     InvalidCredentials,
     InvalidSRPValue,
     TooManyAttempts,
@@ -317,6 +318,8 @@ class AuthService:
                 await self.guard.record_success(identity_key)
                 return Login(server_proof=server_proof, account=account, tokens=issued)
             methods = await pending_logins.methods(account.id)  # one added while this login waited
+            if not methods:  # cannot happen: every change to second factors locks the account
+                raise InternalError("the account's second factors changed under its lock")
         # No streak reset yet: only a finished login clears the backoff.
         pending = await pending_logins.open(account.id, methods, device_name, now)
         await self._event("srp_verify", "success", "mfa_required", account.id)

@@ -359,7 +359,10 @@ def _finished_login() -> Executable:
     )
     limited = (
         update(_S)
-        .where(_S.c.id.in_(_beyond_newest(account, bindparam("keep_others"), now)))
+        .where(
+            exists(select(touched.c.id)),  # only with the new session
+            _S.c.id.in_(_beyond_newest(account, bindparam("keep_others"), now)),
+        )
         .values(revoked_at=now, revoke_reason="session_limit")
         .cte("limited")
     )
