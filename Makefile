@@ -49,6 +49,7 @@ stress: $(STAMP)
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk"; exit 1; }
+	@command -v valgrind >/dev/null || { echo "bench needs valgrind: apt-get install -y valgrind"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # CI runs tests/fuzz too, with a small derandomized budget; this is the long run.

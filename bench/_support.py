@@ -88,6 +88,7 @@ class Sizes:
     admin_events_per_day: int
     floor_seconds: int
     inprocess_rounds: int
+    counted_logins: int
 
 
 FULL = Sizes(
@@ -105,6 +106,7 @@ FULL = Sizes(
     admin_events_per_day=3_000,
     floor_seconds=5,
     inprocess_rounds=300,
+    counted_logins=100,
 )
 QUICK = Sizes(
     logins=10,
@@ -121,6 +123,7 @@ QUICK = Sizes(
     admin_events_per_day=2,
     floor_seconds=1,
     inprocess_rounds=10,
+    counted_logins=3,
 )
 
 

@@ -8,7 +8,8 @@ from the issues, PASS/FAIL.
 The server benchmarks share one `vaultapi serve --workers 2` on a fresh
 PostgreSQL database (created and dropped here), in this order: idle memory
 first, then login, the floor, item reads/writes under wrk, sync. Then the
-in-process and admin-statistics benchmarks, each on its own fresh database.
+in-process, instruction-count (callgrind; needs valgrind) and
+admin-statistics benchmarks, each on its own fresh database.
 The exit status is 1 when a benchmark could not run, never because a figure
 missed its target: timings belong in the table, not in an exit code.
 """
@@ -39,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from bench import admin_stats, floor, inprocess, login, memory, sync, throughput
+from bench import admin_stats, floor, inprocess, instructions, login, memory, sync, throughput
 from bench._support import (
     FULL,
     QUICK,
@@ -64,6 +65,7 @@ SERVER_BENCHMARKS: dict[str, ServerBenchmark] = {
 }
 ALONE_BENCHMARKS: dict[str, AloneBenchmark] = {
     "inprocess": inprocess.measure,
+    "instructions": instructions.measure,
     "admin_stats": admin_stats.measure,
 }
 NAMES = [*SERVER_BENCHMARKS, *ALONE_BENCHMARKS]

@@ -2,8 +2,9 @@
 table, so the benchmarks cannot rot between the runs that fill the README.
 
 Only that they run is checked, never a figure against its target: timings on a
-shared CI machine say nothing. About 45 s on a loaded 2-core machine (real
-`vaultapi serve --workers 2`, wrk, three throwaway PostgreSQL databases).
+shared CI machine say nothing. About a minute on a loaded 2-core machine (real
+`vaultapi serve --workers 2`, wrk, one worker under valgrind, four throwaway
+PostgreSQL databases).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bench._support import ROOT, WRK_HINT
+from bench.instructions import VALGRIND_HINT
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +48,7 @@ EXPECTED_KEYS = [
         "inprocess.item_create",
         "inprocess.login",
     ),
+    *("instructions.login", "instructions.gmp", "instructions.python"),
     *("admin.daily", "admin.frequency", "admin.top_ips"),
 ]
 TARGETED = {
@@ -63,6 +66,7 @@ TARGETED = {
 
 def test_quick_run_prints_every_row_of_the_table(tmp_path: Path) -> None:
     assert shutil.which("wrk"), WRK_HINT
+    assert shutil.which("callgrind_control"), VALGRIND_HINT
     out = tmp_path / "bench.json"
     finished = subprocess.run(
         [sys.executable, "bench/all.py", "--quick", "--json", str(out)],

@@ -56,12 +56,14 @@ def running_server(
     verify: ssl.SSLContext | bool = True,
     timeout: float = 30.0,
     port: int | None = None,
+    wrapper: Sequence[str] = (),
 ) -> Iterator[RunningServer]:
+    """`wrapper`: a command the server runs under (`valgrind …`)."""
     port = port or free_port()
     log_path = workdir / f"server-{port}.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            vaultapi_command("serve", "--port", str(port), *args),
+            [*wrapper, *vaultapi_command("serve", "--port", str(port), *args)],
             cwd=workdir,
             env=clean_environment(env),
             stdin=subprocess.DEVNULL,
