@@ -78,10 +78,26 @@ async def holding_counter(http: httpx.AsyncClient, key: str) -> AsyncIterator[As
             await holder.rollback()
 
 
-async def waiting(request: Awaitable[httpx.Response]) -> asyncio.Task[httpx.Response]:
+async def waiting(
+    http: httpx.AsyncClient, request: Awaitable[httpx.Response]
+) -> asyncio.Task[httpx.Response]:
+    """Send `request` and return once PostgreSQL shows a backend of this
+    database waiting for a lock (the request, behind the held row)."""
     task = asyncio.ensure_future(request)
-    await asyncio.sleep(0.5)
-    assert not task.done(), "the verify did not wait for the held row"
+    waits = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with runtime_of(http).sessionmaker() as probe:
+        for _ in range(200):
+            if await probe.scalar(waits):
+                break
+            assert not task.done(), f"answered without waiting: {(await task).text}"
+            await asyncio.sleep(0.05)
+            await probe.rollback()  # a fresh snapshot of pg_stat_activity
+        else:
+            raise AssertionError("the request never waited for the held row")
+    assert not task.done()
     return task
 
 
@@ -124,7 +140,9 @@ async def test_the_counters_are_locked_identity_first_then_the_account(
         await session.commit()
     counter = "SELECT key FROM rate_limits WHERE key = :key"
     async with holding_counter(client_http, guard.ip_key(CLIENT_IP)):
-        pending = await waiting(verify(client_http, handshake.handshake_id, handshake.proof.M1))
+        pending = await waiting(
+            client_http, verify(client_http, handshake.handshake_id, handshake.proof.M1)
+        )
         assert await is_locked(client_http, counter, key=guard.identity_key(EMAIL))
         account_row = "SELECT id FROM accounts WHERE id = :id"
         assert not await is_locked(client_http, account_row, id=alice.account_id)
@@ -151,7 +169,7 @@ async def test_a_second_factor_turned_on_while_a_login_waits_is_asked_for(
         )
         before = await _written(http)
         async with holding_counter(http, key):
-            pending = await waiting(verify(http, handshake.handshake_id, handshake.proof.M1))
+            pending = await waiting(http, verify(http, handshake.handshake_id, handshake.proof.M1))
             async with runtime.sessionmaker() as session:
                 now = utcnow()
                 session.add(
@@ -206,7 +224,9 @@ async def test_a_second_factor_turned_off_while_a_login_waits_is_not_asked_for(
         client_http, EMAIL, await srp_password_for(client_http, EMAIL, PASSWORD)
     )
     async with holding_counter(client_http, _guard(client_http).identity_key(EMAIL)):
-        pending = await waiting(verify(client_http, handshake.handshake_id, handshake.proof.M1))
+        pending = await waiting(
+            client_http, verify(client_http, handshake.handshake_id, handshake.proof.M1)
+        )
         async with runtime.sessionmaker() as session:
             await session.execute(delete(TOTPFactor).where(TOTPFactor.account_id == account_id))  # type: ignore[arg-type]
             await session.commit()
@@ -265,10 +285,11 @@ async def test_an_admin_reset_of_second_factors_waits_for_a_login_deciding(
     async with runtime_of(client_http).sessionmaker() as login:
         await login.execute(text(account_row), {"id": alice.account_id})
         reset = await waiting(
+            client_http,
             client_http.post(
                 f"/v1/admin/accounts/{alice.account_id}/reset-second-factors",
                 headers=admin.auth_header,
-            )
+            ),
         )
         await login.rollback()
     assert (await reset).status_code == 204

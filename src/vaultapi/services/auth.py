@@ -10,11 +10,14 @@ Login (prelogin, start, verify) is the hot path of this module: it works on a
 Registration also needs the ORM session (`register(…, session)`), and runs
 the same counters and log through it.
 
-Verify reads the account and whether it has second factors in one statement
-(`LoginAccounts.with_second_factors`) and, with a factor, opens a pending
-login (202 with an `mfa_token`) instead of a session; the identity's failure
-streak is cleared only by a finished login. A finished login is written to
-the audit log (`audit.record_login`: one statement). All of it runs on the
+Verify takes the handshake, locks the brute-force counters and reads the
+account with its second factors in one statement on PostgreSQL
+(`LoginAccounts.take_handshake`; elsewhere, and for a handshake without a
+counter key, in three). With a factor it opens a pending login (202 with an
+`mfa_token`) instead of a session, deciding on what it reads while it holds
+the account's row; the identity's failure streak is cleared only by a
+finished login. A password-only login's writes, audit entry included, are
+one statement (`SessionIssuer.finish_password_login`). All of it runs on the
 same `Db`, in the login's one transaction.
 """
 
@@ -319,7 +322,10 @@ class AuthService:
                 return Login(server_proof=server_proof, account=account, tokens=issued)
             methods = await pending_logins.methods(account.id)  # one added while this login waited
             if not methods:  # cannot happen: every change to second factors locks the account
-                raise InternalError("the account's second factors changed under its lock")
+                raise InternalError(
+                    "the account's second factors changed under its lock",
+                    keep_changes=True,  # the handshake stays consumed
+                )
         # No streak reset yet: only a finished login clears the backoff.
         pending = await pending_logins.open(account.id, methods, device_name, now)
         await self._event("srp_verify", "success", "mfa_required", account.id)

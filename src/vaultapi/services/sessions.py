@@ -190,8 +190,9 @@ class SessionIssuer:
     async def finish_login(
         self, account: LoginAccount | Account, *, device_name: str, now: datetime, action: str
     ) -> IssuedTokens:
-        """How a login finished by its second factor ends: `create`, then the
-        authentication log's success for `action` and the audit entry."""
+        """How a login ends that is finished by its second factor (or, on
+        SQLite, by the password alone: `finish_password_login`): `create`, then
+        the authentication log's success for `action` and the audit entry."""
         tokens = await self.create(account, device_name=device_name, now=now)
         await AuthEventRepository(self.db).record(
             self.client.ip, self.client.user_agent, action, "success", "", account.id

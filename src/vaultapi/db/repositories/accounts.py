@@ -90,7 +90,7 @@ HANDSHAKE_COLUMNS = (
     "expires_at",
     "counter_key",
 )
-"""What verify reads of the handshake it takes (`HandshakeRepository.take` too)."""
+"""What verify reads of the handshake it takes (`LoginAccounts.take_handshake`)."""
 _TAKE_HANDSHAKE = Query(
     delete(_H)
     .where(_H.c.id == bindparam("id"))
