@@ -6,17 +6,22 @@ reference client (`vaultapi.client`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from vaultapi import client
 from vaultapi.crypto import srp
 from vaultapi.crypto.kdf import MINIMUM_KDF, derive_master_key, derive_subkeys, srp_password
 from vaultapi.runtime import Runtime
+
+T = TypeVar("T")
 
 EMAIL = "alice@example.com"
 PASSWORD = "correct horse battery staple"
@@ -84,3 +89,24 @@ async def verify(
         json={"handshake_id": handshake_id, "M1": m1.hex()},
         headers=headers or {},
     )
+
+
+async def waiting(http: httpx.AsyncClient, work: Awaitable[T]) -> asyncio.Task[T]:
+    """Start `work` and return its task once PostgreSQL shows a backend of
+    this database waiting for a lock (the work, behind a row the test holds)."""
+    task = asyncio.ensure_future(work)
+    waits = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with runtime_of(http).sessionmaker() as probe:
+        for _ in range(200):
+            if await probe.scalar(waits):
+                break
+            assert not task.done(), f"finished without waiting: {await task!r}"
+            await asyncio.sleep(0.05)
+            await probe.rollback()  # a fresh snapshot of pg_stat_activity
+        else:
+            raise AssertionError("the request never waited for the held row")
+    assert not task.done()
+    return task

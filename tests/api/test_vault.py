@@ -368,6 +368,54 @@ async def test_old_trash_is_purged_and_devices_learn_of_it(http: httpx.AsyncClie
     assert (await http.get(f"/v1/vault/items/{kept['id']}")).status_code == 200
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_an_item_restored_while_the_purge_waits_is_kept_and_not_tombstoned(
+    backend: str, http: httpx.AsyncClient
+) -> None:
+    """The purge picks its candidates before it takes the account's vault
+    lock. An item restored in between must stay, and get no tombstone: a
+    tombstone would make every device drop an item the server still has."""
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy import text, update
+    from sqlmodel import col
+
+    from tests.api.conftest import runtime_of, waiting
+    from vaultapi.db.models import VaultItem
+    from vaultapi.db.types import utcnow
+    from vaultapi.services.maintenance import Purged, purge_expired
+
+    item = await create(http)
+    await http.delete(f"/v1/vault/items/{item['id']}", headers={"If-Match": '"1"'})
+    cursor = (await http.get("/v1/vault/sync")).json()["revision"]
+    runtime = runtime_of(http)
+    this_item = col(VaultItem.id) == uuid.UUID(item["id"])
+    async with runtime.sessionmaker() as session:
+        await session.execute(
+            update(VaultItem).where(this_item).values(deleted_at=utcnow() - timedelta(days=31))
+        )
+        await session.commit()
+
+    async def purge() -> Purged:
+        async with runtime.sessionmaker() as session:
+            purged = await purge_expired(session, utcnow(), trash_days=30)
+            await session.commit()
+            return purged
+
+    async with runtime.sessionmaker() as holder:  # holds the account's vault lock
+        await holder.execute(text("SELECT account_id FROM vaults FOR UPDATE"))
+        purging = await waiting(http, purge())
+        async with runtime.sessionmaker() as session:  # the restore lands meanwhile
+            await session.execute(update(VaultItem).where(this_item).values(deleted_at=None))
+            await session.commit()
+        await holder.rollback()
+    assert (await asyncio.wait_for(purging, 30)).trashed_items == 0
+    assert (await http.get(f"/v1/vault/items/{item['id']}")).status_code == 200
+    delta = (await http.get("/v1/vault/sync", params={"since": cursor})).json()
+    assert delta["tombstones"] == []
+
+
 # -- import and export ---------------------------------------------------------
 
 

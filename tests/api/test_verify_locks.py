@@ -10,9 +10,8 @@ something meanwhile, and releases it.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import cast
@@ -32,6 +31,7 @@ from tests.api.conftest import (
     srp_password_for,
     start_handshake,
     verify,
+    waiting,
 )
 from tests.api.test_admin import make_admin
 from tests.conftest import ClientFactory
@@ -76,29 +76,6 @@ async def holding_counter(http: httpx.AsyncClient, key: str) -> AsyncIterator[As
             yield holder
         finally:
             await holder.rollback()
-
-
-async def waiting(
-    http: httpx.AsyncClient, request: Awaitable[httpx.Response]
-) -> asyncio.Task[httpx.Response]:
-    """Send `request` and return once PostgreSQL shows a backend of this
-    database waiting for a lock (the request, behind the held row)."""
-    task = asyncio.ensure_future(request)
-    waits = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    async with runtime_of(http).sessionmaker() as probe:
-        for _ in range(200):
-            if await probe.scalar(waits):
-                break
-            assert not task.done(), f"answered without waiting: {(await task).text}"
-            await asyncio.sleep(0.05)
-            await probe.rollback()  # a fresh snapshot of pg_stat_activity
-        else:
-            raise AssertionError("the request never waited for the held row")
-    assert not task.done()
-    return task
 
 
 async def _streak(http: httpx.AsyncClient) -> int:

@@ -82,7 +82,12 @@ async def purge_expired(
 
 async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
     """Items in the trash since before `before`, gone for good. Each account's
-    purge is one vault revision with tombstones, so its devices learn of it."""
+    purge is one vault revision with tombstones, so its devices learn of it.
+
+    The candidates are read before the account's write lock (`bump`): one
+    restored meanwhile is kept by the DELETE's own condition, and only what
+    the DELETE removed gets a tombstone (a tombstone for a restored item
+    would make every device drop it). Returns the number of items purged."""
     rows = (
         await session.execute(
             select(col(VaultItem.account_id), col(VaultItem.id))
@@ -95,18 +100,22 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
     for account_id, item_id in rows:
         by_account[account_id].append(item_id)
     repo, now = VaultRepository(session), utcnow()
+    purged = 0
     for account_id, item_ids in by_account.items():
         changed_in = await repo.bump(account_id)
-        await session.execute(
-            delete(VaultItem).where(
+        deleted = await session.execute(
+            delete(VaultItem)
+            .where(
                 col(VaultItem.account_id) == account_id,
                 col(VaultItem.id).in_(item_ids),
                 col(VaultItem.deleted_at) < before,  # restored meanwhile: keep it
             )
+            .returning(col(VaultItem.id))
         )
-        for item_id in item_ids:
+        for item_id in deleted.scalars().all():
             await repo.tombstone(account_id, item_id, "item", changed_in, now)
-    return len(rows)
+            purged += 1
+    return purged
 
 
 PURGE_LEASE = "purge"
