@@ -179,6 +179,22 @@ async def test_handshake_starts_are_limited_per_address(make_client: ClientFacto
     assert statuses == [200, 200, 200, 429, 429]
 
 
+async def test_starts_with_a_bad_a_count_and_are_refused_like_the_others(
+    make_client: ClientFactory,
+) -> None:
+    """docs/protocol.md 7.3: the start is counted before A is checked, so bad
+    values spend the address's starts too, and a refused address gets 429
+    whatever A it sends."""
+    async with make_client(abuse={"ip_handshakes_per_window": 3}) as http:
+        bad = {"email": UNKNOWN, "A": "0" * 768}
+        good = {"email": UNKNOWN, "A": srp.encode_int(srp.client_start().public_A)}
+        statuses = [
+            (await http.post("/v1/auth/srp/start", json=body)).status_code
+            for body in (bad, bad, good, bad, good)
+        ]
+    assert statuses == [400, 400, 200, 429, 429]
+
+
 async def test_a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
     make_client: ClientFactory,
 ) -> None:

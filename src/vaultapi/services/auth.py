@@ -174,10 +174,6 @@ class AuthService:
     async def start(self, email: str, public_a_hex: str) -> Challenge:
         now = utcnow()
         identity = _identity(email)
-        try:
-            public_a = srp.parse_group_element(public_a_hex, name="A")
-        except CryptoError as exc:
-            raise InvalidSRPValue(str(exc)) from exc
         # Each statement is whole on its own: no transaction.
         self.db.autocommit()
         # Counting the start (kept whatever follows), and the account: one
@@ -189,6 +185,12 @@ class AuthService:
         )
         async with self._logged_if_blocked("srp_start"):
             self.guard.check_handshake_start(started, live, checked, now)
+        # A is checked after the start is counted (docs/protocol.md 7.3): a
+        # stream of bad values spends the address's starts like good ones.
+        try:
+            public_a = srp.parse_group_element(public_a_hex, name="A")
+        except CryptoError as exc:
+            raise InvalidSRPValue(str(exc), keep_changes=True) from exc  # the count stays
 
         # Derived for real accounts too: both paths do the same work.
         fake = fake_account(self.runtime.keys.server_secret, identity)
