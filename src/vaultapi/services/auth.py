@@ -174,7 +174,9 @@ class AuthService:
     async def start(self, email: str, public_a_hex: str) -> Challenge:
         now = utcnow()
         identity = _identity(email)
-        # Each statement is whole on its own: no transaction.
+        # Each statement is whole on its own: no transaction (unless the
+        # IP-block check, on a cold cache, already opened one; every error
+        # below keeps changes, so the count stands either way).
         self.db.autocommit()
         # Counting the start (kept whatever follows), and the account: one
         # statement on PostgreSQL. The account is read even when the start is
