@@ -108,6 +108,29 @@ async def test_cors_allows_exactly_the_configured_origins(make_client: ClientFac
     assert "access-control-allow-origin" not in other.headers
 
 
+async def test_cors_exposes_every_response_header_the_contract_documents(
+    make_client: ClientFactory,
+) -> None:
+    """A browser client generated from the contract must be able to read the
+    headers it documents (the Location of a created item, an ETag, …)."""
+    from vaultapi.main import CORS_EXPOSED_HEADERS
+
+    documented: set[str] = set()
+    async with make_client(http={"cors_origins": ["https://vault.example.com"]}) as client:
+        contract = (await client.get("/openapi.json")).json()
+        for operations in contract["paths"].values():
+            for operation in operations.values():
+                for response in operation.get("responses", {}).values():
+                    documented.update(name.lower() for name in response.get("headers", {}))
+        simple = await client.get("/v1/server", headers={"Origin": "https://vault.example.com"})
+    exposed = {
+        name.strip().lower() for name in simple.headers["access-control-expose-headers"].split(",")
+    }
+    assert documented <= exposed, documented - exposed
+    assert exposed == {name.lower() for name in CORS_EXPOSED_HEADERS}
+    assert "x-request-id" in exposed
+
+
 # -- body size limit ---------------------------------------------------------
 
 

@@ -139,6 +139,17 @@ def create_served_app() -> FastAPI:
     return create_app(serving=True)
 
 
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Content-Disposition",
+    "WWW-Authenticate",
+    "X-Request-ID",
+]
+"""What a browser client on an allowed origin may read of a response."""
+
+
 def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
     settings = settings or Settings()
     drain = Drain()
@@ -154,7 +165,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
                 allow_origins=settings.http.cors_origins,
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                 allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-                expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+                # Every response header the contract documents, and the request id
+                # (tests/test_middleware.py checks the list against the contract).
+                expose_headers=CORS_EXPOSED_HEADERS,
                 max_age=600,
             )
         )
