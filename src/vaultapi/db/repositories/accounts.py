@@ -20,6 +20,7 @@ from vaultapi.db.repositories.ratelimits import (
     hit_and_read_two,
     hit_and_read_two_params,
     hit_and_read_two_result,
+    locked_counter,
     locking,
 )
 from vaultapi.db.types import UTCDateTime
@@ -238,9 +239,7 @@ class LoginAccounts:
         if row["identity_count"] is None:  # expired, or no counter key: nothing locked
             return TakenHandshake(handshake, None, None)
         counters = {
-            key: Counter(
-                int(row[f"{name}_count"]), row[f"{name}_window_start"], row[f"{name}_expires_at"]
-            )
+            key: locked_counter(row, f"{name}_")
             for name, key in (("identity", row["counter_key"]), ("ip", ip_key))
         }
         if row["login_id"] is None:

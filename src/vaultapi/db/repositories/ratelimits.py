@@ -41,6 +41,14 @@ class Counter:
     expires_at: datetime | None = None
 
 
+def locked_counter(row: Any, prefix: str = "") -> Counter:
+    """A counter from a row of `_lock_two` or `locking` (columns count,
+    window_start, expires_at, each after `prefix` when a query labelled them)."""
+    return Counter(
+        int(row[f"{prefix}count"]), row[f"{prefix}window_start"], row[f"{prefix}expires_at"]
+    )
+
+
 def _upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     return postgresql.insert(_T) if dialect == "postgresql" else sqlite.insert(_T)
 
@@ -209,10 +217,7 @@ class RateLimitRepository:
         deadlock."""
         first, second = sorted(keys)
         rows = await self.db.fetch(_LOCK_TWO, key0=first, key1=second, now=now)
-        return {
-            row["key"]: Counter(int(row["count"]), row["window_start"], row["expires_at"])
-            for row in rows
-        }
+        return {row["key"]: locked_counter(row) for row in rows}
 
     async def reset(self, key: str) -> None:
         await self.db.execute(_RESET, key=key)
