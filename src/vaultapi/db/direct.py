@@ -33,8 +33,10 @@ import asyncpg
 from sqlalchemy import CursorResult
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from vaultapi.errors import DatabaseUnreachable, is_connection_lost
 
@@ -103,6 +105,9 @@ class Db:
         self.write = write
         self._session = session
         self._connection: AsyncConnection | None = None
+        """SQLite: statements go through SQLAlchemy."""
+        self._pooled: PoolProxiedConnection | None = None
+        """PostgreSQL: the pool's connection, whose asyncpg connection runs the statements."""
         self._asyncpg: asyncpg.Connection | None = None
         self._transaction: Any = None
         self._autocommit = False
@@ -114,7 +119,7 @@ class Db:
         its one transaction). For a request whose statements are each atomic
         alone and hold no lock across each other: no BEGIN and COMMIT, two
         round trips fewer. A failure then keeps what earlier statements did."""
-        if self._connection is None:
+        if not self._connected:
             self._autocommit = True
 
     @property
@@ -142,14 +147,23 @@ class Db:
         assert isinstance(engine, AsyncEngine)  # noqa: S101 - our sessionmaker binds the engine
         return cls(engine, write=True, session=session)
 
+    @property
+    def _connected(self) -> bool:
+        return self._session is not None or self._connection is not None or self._pooled is not None
+
     async def _connect(self) -> None:
-        self._connection = await self.engine.connect()
-        if self.is_postgresql:
-            raw = await self._connection.get_raw_connection()
-            self._asyncpg = raw.driver_connection
-            if self.write and not self._autocommit:
-                self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
-                await self._transaction.start()
+        if not self.is_postgresql:
+            self._connection = await self.engine.connect()
+            return
+        # The pool's own connection, without an `AsyncConnection` around it:
+        # that wrapper costs a third greenlet switch and a `Connection` object
+        # per request (≈ 50 µs of a ≈ 200 µs one-statement request), and the
+        # direct path runs nothing through it.
+        self._pooled = await self.engine.raw_connection()
+        self._asyncpg = self._pooled.driver_connection
+        if self.write and not self._autocommit:
+            self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
+            await self._transaction.start()
 
     async def _through_sqlalchemy(self, query: Query, params: dict[str, Any]) -> CursorResult[Any]:
         statement = query.statement(self.dialect.name)
@@ -164,7 +178,7 @@ class Db:
 
     async def fetch(self, query: Query, **params: Any) -> Sequence[Row]:
         """The rows a SELECT or a `RETURNING` statement answers."""
-        if self._connection is None and self._session is None:
+        if not self._connected:
             await self._guarded(self._connect())
         if self._asyncpg is not None:
             sql, args = self._asyncpg_call(query, params)
@@ -179,7 +193,7 @@ class Db:
 
     async def execute(self, query: Query, **params: Any) -> int:
         """Run an INSERT, UPDATE or DELETE without `RETURNING`: the rows it touched."""
-        if self._connection is None and self._session is None:
+        if not self._connected:
             await self._guarded(self._connect())
         if self._asyncpg is not None:
             sql, args = self._asyncpg_call(query, params)
@@ -190,9 +204,22 @@ class Db:
     async def close(self, *, commit: bool) -> None:
         """End the transaction (commit or roll back) and give the connection
         back; a connection left in an unknown state is discarded instead."""
+        if self._pooled is not None:
+            await self._close_pooled(self._pooled, commit=commit)
+            return
         connection = self._connection
         if connection is None:
             return
+        try:
+            if connection.in_transaction():
+                await (connection.commit() if commit and self.write else connection.rollback())
+        finally:
+            self._connection = None
+            if self._broken:
+                await connection.invalidate()
+            await connection.close()
+
+    async def _close_pooled(self, pooled: PoolProxiedConnection, *, commit: bool) -> None:
         try:
             if self._transaction is not None:
                 transaction, self._transaction = self._transaction, None
@@ -203,13 +230,12 @@ class Db:
                     await self._guarded(_end(transaction, commit=commit))
                 elif commit:
                     raise DatabaseUnreachable("the connection was lost before the commit")
-            elif self._asyncpg is None and connection.in_transaction():
-                await (connection.commit() if commit and self.write else connection.rollback())
         finally:
-            self._connection = self._asyncpg = None
-            if self._broken:
-                await connection.invalidate()
-            await connection.close()
+            self._pooled = self._asyncpg = None
+            # In a greenlet, as `AsyncConnection.close` does it: the pool's
+            # reset may await the driver. `invalidate` closes the asyncpg
+            # connection and gives its slot back.
+            await greenlet_spawn(pooled.invalidate if self._broken else pooled.close)
 
     async def _guarded(self, operation: Any) -> Any:
         """Await an asyncpg operation. An error of PostgreSQL's own leaves the
