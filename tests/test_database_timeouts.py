@@ -23,6 +23,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import func, literal, select, text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -278,6 +279,42 @@ async def test_a_writing_request_whose_connection_died_ends_without_an_error(
             row = await fresh.fetchrow(probe)
             assert row is not None
             assert row["one"] == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_checkout_whose_ping_fails_is_an_outage(
+    postgresql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `pool_pre_ping`, a ping that fails otherwise than by a lost
+    connection reaches `Db` as the driver adapter's own error (no
+    `AsyncConnection` wraps the checkout): it is a 503, never a 500. The ping is
+    made to fail inside SQLAlchemy's asyncpg adapter, as PostgreSQL ending the
+    session by an administrator's command would make it fail."""
+    adapter = AsyncAdapt_asyncpg_connection
+    real_ping: Any = adapter._async_ping
+    failing = {"next": False}
+
+    async def ping(self: Any) -> None:
+        if failing["next"]:
+            failing["next"] = False
+            raise asyncpg.AdminShutdownError("terminating connection due to administrator command")
+        await real_ping(self)
+
+    monkeypatch.setattr(adapter, "_async_ping", ping)
+    engine = create_engine(postgresql_url, DatabaseSettings(pool_size=1, pool_pre_ping=True))
+    probe = Query(select(literal(1).label("one")))
+    try:
+        async with Db.reading(engine) as warm:  # the pool now holds a connection to ping
+            await warm.fetch(probe)
+        failing["next"] = True
+        db = Db(engine, write=False)
+        with pytest.raises(DatabaseUnreachable):
+            await db.fetch(probe)
+        await db.close(commit=False)
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with Db.reading(engine) as fresh:
+            assert await fresh.fetchrow(probe) is not None
     finally:
         await engine.dispose()
 

@@ -159,7 +159,13 @@ class Db:
         # that wrapper costs a third greenlet switch and a `Connection` object
         # per request (≈ 50 µs of a ≈ 200 µs one-statement request), and the
         # direct path runs nothing through it.
-        self._pooled = await self.engine.raw_connection()
+        try:
+            self._pooled = await self.engine.raw_connection()
+        except self.dialect.loaded_dbapi.Error as exc:
+            # What the checkout itself raised in the driver adapter's own
+            # terms (a `pool_pre_ping` that failed otherwise than by a lost
+            # connection); `AsyncConnection` used to wrap it in `DBAPIError`.
+            raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
         self._asyncpg = self._pooled.driver_connection
         if self.write and not self._autocommit:
             self._transaction = self._asyncpg.transaction()  # type: ignore[union-attr]
