@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from vaultapi.api.deps import (
     OPTIONAL_AUTH_OPENAPI,
     ClientDep,
     CurrentDep,
-    LoginReadingDep,
-    LoginVerifyingDep,
-    LoginWritingDep,
     RuntimeDep,
     SessionDep,
     SessionServiceDep,
+    login_reading,
+    login_verifying,
+    login_writing,
     refuse_blocked_ip,
 )
 from vaultapi.api.presenters import kdf_parameters, login_response, token_pair
@@ -45,8 +45,8 @@ from vaultapi.schemas import mfa as mfa_schemas
 from vaultapi.services.auth import AuthService
 
 # The IP-block check is per route: on the connection each route uses anyway
-# (`vaultapi.api.deps.refuse_blocked_ip*`; the login routes' one dependency,
-# `login_*`, makes it too).
+# (`vaultapi.api.deps.refuse_blocked_ip`; the login routes, which take no
+# dependency, make it in the `login_*` context they enter).
 router = APIRouter(prefix="/auth", tags=["auth"])
 _REFUSE_BLOCKED = [Depends(refuse_blocked_ip)]
 
@@ -82,10 +82,10 @@ async def register(
     summary="KDF parameters and salt for an e-mail (deterministic fakes for unknown ones)",
     responses=problem_responses(IPBlocked, BadRequest, ValidationFailed),
 )
-async def prelogin(
-    body: schemas.PreloginRequest, login: LoginReadingDep
-) -> schemas.PreloginResponse:
-    params, salt = await AuthService(login.db, login.runtime, login.client).prelogin(body.email)
+async def prelogin(body: schemas.PreloginRequest, request: Request) -> schemas.PreloginResponse:
+    async with login_reading(request) as login:
+        service = AuthService(login.db, login.runtime, login.client)
+        params, salt = await service.prelogin(body.email)
     return schemas.PreloginResponse(kdf=kdf_parameters(params, salt))
 
 
@@ -97,10 +97,11 @@ async def prelogin(
         IPBlocked, BadRequest, InvalidSRPValue, ValidationFailed, TooManyAttempts
     ),
 )
-async def srp_start(
-    body: schemas.SRPStartRequest, login: LoginWritingDep
-) -> schemas.SRPStartResponse:
-    challenge = await AuthService(login.db, login.runtime, login.client).start(body.email, body.A)
+async def srp_start(body: schemas.SRPStartRequest, request: Request) -> schemas.SRPStartResponse:
+    async with login_writing(request) as login:  # committed here, before the response
+        challenge = await AuthService(login.db, login.runtime, login.client).start(
+            body.email, body.A
+        )
     return schemas.SRPStartResponse(
         handshake_id=challenge.handshake_id,
         kdf=kdf_parameters(challenge.kdf, challenge.kdf_salt),
@@ -143,11 +144,12 @@ async def srp_start(
     },
 )
 async def srp_verify(
-    body: schemas.SRPVerifyRequest, context: LoginVerifyingDep
+    body: schemas.SRPVerifyRequest, request: Request
 ) -> schemas.SRPVerifyResponse | JSONResponse:
-    login = await AuthService(context.db, context.runtime, context.client).verify(
-        body.handshake_id, body.M1, body.device_name, step_up=context.caller
-    )
+    async with login_verifying(request) as context:  # committed here, before the response
+        login = await AuthService(context.db, context.runtime, context.client).verify(
+            body.handshake_id, body.M1, body.device_name, step_up=context.caller
+        )
     if login.pending is not None:
         pending = mfa_schemas.MFARequiredResponse(
             mfa_token=login.pending.mfa_token,
