@@ -31,6 +31,7 @@ from vaultapi.api import (
     webauthn_test_page,
 )
 from vaultapi.api import metrics as metrics_api
+from vaultapi.api.login_fast_path import LoginFastPath
 from vaultapi.config import Settings
 from vaultapi.crypto import srp
 from vaultapi.db import migrate
@@ -186,6 +187,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             per_path={f"/v{API_VERSION}/vault/import": settings.http.max_import_body_bytes},
         )
     )
+    if settings.http.login_fast_path:
+        middleware.append(Middleware(LoginFastPath))
 
     app = FastAPI(
         # We export Prometheus metrics ourselves. FastAPI's native OpenTelemetry

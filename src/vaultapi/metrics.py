@@ -51,11 +51,19 @@ POOL_SIZE = Gauge(
 )
 
 
+ROUTE_SCOPE_KEY = "vaultapi.route"
+"""The route template of a request that FastAPI's routing did not match,
+because `vaultapi.api.login_fast_path` served it."""
+
+
 def route_of(scope: Scope) -> str:
     """The matched route's full template (`/v1/vault/items/{item_id}`): a
     bounded label set, unlike raw paths. FastAPI ≥ 0.160 matches through
     included routers and keeps the full template on its effective route
     context; `scope["route"]` alone would lack the include prefix."""
+    served_here = scope.get(ROUTE_SCOPE_KEY)
+    if served_here:
+        return str(served_here)
     context = scope.get("fastapi", {}).get("effective_route_context")
     path = getattr(context, "path_format", None)
     if not path:

@@ -12,6 +12,8 @@ context variables behave, and so that the order is explicit (outermost first):
 3. `DrainMiddleware` — 503 for every request that arrives while the process
    drains before shutting down (`vaultapi.shutdown`).
 4. `BodySizeLimitMiddleware` — 413 before the body is read whole.
+5. `vaultapi.api.login_fast_path.LoginFastPath` — the three login routes
+   without FastAPI's routing (on by default; `http.login_fast_path`).
 
 `ForwardedHeadersMiddleware` (`vaultapi.proxies`) sits outside all of them, so
 that the client address and scheme they see are already the real ones.
