@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultapi.errors import (
@@ -49,6 +49,7 @@ access_log = logging.getLogger("vaultapi.access")
 error_log = logging.getLogger("vaultapi.errors")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{8,128}")
 
 STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -102,13 +103,16 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = request_id
-                present = {name for name, _ in headers.raw}
+                # The app's headers with ours added: the request id replaces
+                # any the app set; a security header the app set itself (the
+                # docs pages' own policy) is kept.
+                raw = [pair for pair in message.get("headers", ()) if pair[0] != _REQUEST_ID_KEY]
+                present = {name for name, _ in raw}
+                raw.append((_REQUEST_ID_KEY, request_id.encode("latin-1")))
                 secure = scope.get("scheme") == "https"
-                for name, value in self._tls_headers if secure else self._headers:
-                    if name not in present:
-                        headers.raw.append((name, value))
+                defaults = self._tls_headers if secure else self._headers
+                raw.extend(pair for pair in defaults if pair[0] not in present)
+                message["headers"] = raw
             await send(message)
 
         try:
@@ -126,23 +130,28 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send_with_headers)
         finally:
-            client = scope.get("client")
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "route": route_of(scope),
-                    "account_id": scope.get("state", {}).get("account_id"),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_ip": client[0] if client else None,
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                self._log_access(scope, status, started)
             request_id_var.reset(token)
+
+    @staticmethod
+    def _log_access(scope: Scope, status: int, started: float) -> None:
+        client = scope.get("client")
+        access_log.info(
+            "%s %s %s",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": route_of(scope),
+                "account_id": scope.get("state", {}).get("account_id"),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "client_ip": client[0] if client else None,
+            },
+        )
 
 
 def _raw_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

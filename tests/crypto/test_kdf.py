@@ -241,3 +241,17 @@ def test_normalize_email_length_limit_counts_the_normalized_form() -> None:
 def test_normalize_email_rejects(email: object) -> None:
     with pytest.raises(CryptoError, match="email"):
         normalize_email(email)  # type: ignore[arg-type]
+
+
+def test_the_control_character_pattern_is_unicodes_category_cc() -> None:
+    """`normalize_email` refuses category Cc with a pattern, not a per-character
+    lookup: the pattern must match exactly those code points."""
+    import sys
+
+    matched = [c for c in range(sys.maxunicode + 1) if kdf._CONTROL_CHARACTER.match(chr(c))]
+    category = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cc"]
+    assert matched == category
+    for char in ("\x00", "\x1f", "\x7f", "\x85", "\x9f"):
+        with pytest.raises(CryptoError, match="control character"):
+            kdf.normalize_email(f"a{char}b@example.com")
+    assert kdf.normalize_email("a\u00a0b@example.com") == "a b@example.com"  # NFKC: not Cc

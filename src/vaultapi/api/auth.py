@@ -17,7 +17,7 @@ from vaultapi.api.deps import (
     login_writing,
     refuse_blocked_ip,
 )
-from vaultapi.api.presenters import kdf_parameters, login_response, token_pair
+from vaultapi.api.presenters import kdf_parameters, token_pair, verified_login_response
 from vaultapi.api.responses import problem_responses
 from vaultapi.crypto import srp
 from vaultapi.db.direct import Db
@@ -161,10 +161,7 @@ async def srp_verify(
         return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     if login.tokens is None:  # pragma: no cover - verify returns tokens or a pending login
         raise InternalError("login finished without tokens")
-    return schemas.SRPVerifyResponse(
-        **login_response(login.account, login.tokens).model_dump(),
-        M2=login.server_proof.hex(),
-    )
+    return verified_login_response(login.account, login.tokens, login.server_proof)
 
 
 @router.post(

@@ -9,6 +9,7 @@ that raises gets a rollback instead, unless the error says `keep_changes`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -105,7 +106,13 @@ WriterDep = Annotated[Db, Depends(get_writer, scope="function")]
 def client_ip(request: Request) -> str:
     """The caller's address as `ForwardedHeadersMiddleware` determined it: the
     TCP peer, or what a trusted proxy forwarded (see `vaultapi.proxies`)."""
-    host = request.client.host if request.client else ""
+    return _normalized_address(request.client.host if request.client else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_address(host: str) -> str:
+    """Cached: `ipaddress` parses in pure Python (a tenth of a prelogin's own
+    interpreter work), and the same few addresses call again and again."""
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:

@@ -3,6 +3,8 @@ every route that answers them (login, account, export)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from vaultapi.crypto.kdf import KdfParams
 from vaultapi.db.models import Account
 from vaultapi.db.repositories.accounts import LoginAccount
@@ -42,7 +44,23 @@ def token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
 
 
 def login_response(account: Account | LoginAccount, tokens: IssuedTokens) -> schemas.LoginResponse:
-    """What a finished login answers (after the proof, or after the second factor)."""
-    return schemas.LoginResponse(
-        **token_pair(tokens).model_dump(), account_id=account.id, keys=account_keys(account)
-    )
+    """What a finished login answers (after the second factor)."""
+    return schemas.LoginResponse(**_login_fields(account, tokens))
+
+
+def verified_login_response(
+    account: Account | LoginAccount, tokens: IssuedTokens, server_proof: bytes
+) -> schemas.SRPVerifyResponse:
+    """What a finished login answers right after the proof: with M2."""
+    return schemas.SRPVerifyResponse(**_login_fields(account, tokens), M2=server_proof.hex())
+
+
+def _login_fields(account: Account | LoginAccount, tokens: IssuedTokens) -> dict[str, Any]:
+    return {
+        "access_token": tokens.access_token,
+        "expires_in": tokens.expires_in,
+        "refresh_token": tokens.refresh_token,
+        "session_id": tokens.session_id,
+        "account_id": account.id,
+        "keys": account_keys(account),
+    }

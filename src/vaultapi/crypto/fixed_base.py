@@ -38,6 +38,7 @@ from typing import Any
 from gmpy2 import mpz, powmod
 
 WINDOW_BITS = 8
+"""A byte: `power` reads the exponent's bytes as its digits."""
 
 
 class FixedBasePowers:
@@ -90,14 +91,10 @@ class FixedBasePowers:
         if exponent < 0 or exponent.bit_length() > self.max_bits:
             return powmod(self.base, exponent, self.modulus)
         rows = self._rows()
-        mask = (1 << WINDOW_BITS) - 1
+        modulus = self.modulus
         result = mpz(1)
-        remaining = int(exponent)
-        position = 0
-        while remaining:
-            digit = remaining & mask
+        # One byte per row (WINDOW_BITS == 8), least significant first.
+        for row, digit in zip(rows, int(exponent).to_bytes(len(rows), "little"), strict=True):
             if digit:
-                result = result * rows[position][digit] % self.modulus
-            remaining >>= WINDOW_BITS
-            position += 1
-        return result % self.modulus
+                result = result * row[digit] % modulus
+        return result % modulus

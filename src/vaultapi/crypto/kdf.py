@@ -19,6 +19,7 @@ unbounded memory or spin forever (maximum).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
@@ -58,6 +59,9 @@ MINIMUM_KDF = KdfParams(memory_kib=19456, iterations=2, parallelism=1)  # OWASP
 MAXIMUM_KDF = KdfParams(memory_kib=4_194_304, iterations=64, parallelism=16)  # DoS on clients
 
 _NUMERIC_FIELDS = ("memory_kib", "iterations", "parallelism")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Unicode's category Cc, all of it (a fixed set: C0, DEL and C1; a test
+checks it against `unicodedata`)."""
 
 
 def check_kdf_params(params: KdfParams) -> None:
@@ -99,7 +103,7 @@ def normalize_email(email: str) -> str:
         raise CryptoError(f"email is longer than {EMAIL_MAX_LENGTH} characters")
     if "@" not in normalized:
         raise CryptoError("email has no '@'")
-    if any(unicodedata.category(char) == "Cc" for char in normalized):
+    if _CONTROL_CHARACTER.search(normalized):
         raise CryptoError("email contains a control character")
     _utf8(normalized, name="email")
     return normalized

@@ -15,6 +15,7 @@ Blocked requests get 429 with `Retry-After`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -33,9 +34,11 @@ STREAK_MEMORY = timedelta(days=1)
 the backoff does not reset it, so the slow rate is the steady state."""
 
 
+@functools.lru_cache(maxsize=4096)
 def ip_bucket(ip: str) -> str:
     """IPv4 addresses count one by one; IPv6 ones by /64, the block one
-    subscriber gets (counting single addresses would give each 2^64 buckets)."""
+    subscriber gets (counting single addresses would give each 2^64 buckets).
+    Cached, as `vaultapi.api.deps.client_ip`: `ipaddress` parses in Python."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

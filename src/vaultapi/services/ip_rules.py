@@ -6,6 +6,7 @@ one worker holds on every other within that time, and at once on its own."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections.abc import Sequence
@@ -31,21 +32,38 @@ R = TypeVar("R", bound=Rule)
 
 
 def blocking_rule(ip: str, rules: Sequence[R]) -> R | None:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    if not rules:
+        return None
+    address = _address(ip)
+    if address is None:
         return None  # not an address (a Unix socket peer): rules name networks
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     block: R | None = None
     for rule in rules:
-        network = ipaddress.ip_network(rule.network, strict=False)
+        network = _network(rule.network)
         if network.version != address.version or address not in network:
             continue
         if rule.action == "allow":
             return None
         block = block or rule
     return block
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parsed once per address (`ipaddress` parses in Python, on every
+    authentication request); an IPv4-mapped IPv6 address as its IPv4 one."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(network: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(network, strict=False)
 
 
 class IPRuleCache:
