@@ -86,7 +86,7 @@ async def prelogin(body: schemas.PreloginRequest, request: Request) -> schemas.P
     async with login_reading(request) as login:
         service = AuthService(login.db, login.runtime, login.client)
         params, salt = await service.prelogin(body.email)
-    return schemas.PreloginResponse(kdf=kdf_parameters(params, salt))
+        return schemas.PreloginResponse(kdf=kdf_parameters(params, salt))
 
 
 @router.post(
@@ -98,17 +98,17 @@ async def prelogin(body: schemas.PreloginRequest, request: Request) -> schemas.P
     ),
 )
 async def srp_start(body: schemas.SRPStartRequest, request: Request) -> schemas.SRPStartResponse:
-    async with login_writing(request) as login:  # committed here, before the response
+    async with login_writing(request) as login:  # committed when the block ends
         challenge = await AuthService(login.db, login.runtime, login.client).start(
             body.email, body.A
         )
-    return schemas.SRPStartResponse(
-        handshake_id=challenge.handshake_id,
-        kdf=kdf_parameters(challenge.kdf, challenge.kdf_salt),
-        srp_salt=challenge.srp_salt.hex(),
-        B=srp.encode_int(challenge.public_b),
-        expires_in=challenge.expires_in,
-    )
+        return schemas.SRPStartResponse(
+            handshake_id=challenge.handshake_id,
+            kdf=kdf_parameters(challenge.kdf, challenge.kdf_salt),
+            srp_salt=challenge.srp_salt.hex(),
+            B=srp.encode_int(challenge.public_b),
+            expires_in=challenge.expires_in,
+        )
 
 
 @router.post(
@@ -146,22 +146,26 @@ async def srp_start(body: schemas.SRPStartRequest, request: Request) -> schemas.
 async def srp_verify(
     body: schemas.SRPVerifyRequest, request: Request
 ) -> schemas.SRPVerifyResponse | JSONResponse:
-    async with login_verifying(request) as context:  # committed here, before the response
+    # Committed when the block ends: after the answer is built, so that a
+    # failure building it rolls the new session back.
+    async with login_verifying(request) as context:
         login = await AuthService(context.db, context.runtime, context.client).verify(
             body.handshake_id, body.M1, body.device_name, step_up=context.caller
         )
-    if login.pending is not None:
-        pending = mfa_schemas.MFARequiredResponse(
-            mfa_token=login.pending.mfa_token,
-            methods=login.pending.methods,
-            expires_in=login.pending.expires_in,
-            attempts_left=login.pending.attempts_left,
-            M2=login.server_proof.hex(),
-        )
-        return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    if login.tokens is None:  # pragma: no cover - verify returns tokens or a pending login
-        raise InternalError("login finished without tokens")
-    return verified_login_response(login.account, login.tokens, login.server_proof)
+        if login.pending is not None:
+            pending = mfa_schemas.MFARequiredResponse(
+                mfa_token=login.pending.mfa_token,
+                methods=login.pending.methods,
+                expires_in=login.pending.expires_in,
+                attempts_left=login.pending.attempts_left,
+                M2=login.server_proof.hex(),
+            )
+            return JSONResponse(
+                pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+            )
+        if login.tokens is None:  # pragma: no cover - verify returns tokens or a pending login
+            raise InternalError("login finished without tokens")
+        return verified_login_response(login.account, login.tokens, login.server_proof)
 
 
 @router.post(

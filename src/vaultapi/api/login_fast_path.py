@@ -11,19 +11,21 @@ What this does for `POST` on exactly those three paths, as the innermost of
 our middleware (inside the request id, access log, security headers, drain
 and body size limit, so all of those apply unchanged):
 
-- It reads the body. Only a body sent as `Content-Type: application/json`
-  that `json.loads` decodes into an object, and that the route's own request
-  model accepts, is served here. Anything else goes to FastAPI untouched, with
-  the same body replayed, and gets exactly FastAPI's answer (its 415, 422,
+- It reads the body, up to `MAX_BODY_BYTES`. Only a whole body sent as
+  `Content-Type: application/json` that `json.loads` decodes into an object,
+  and that the route's own request model accepts, is served here. Anything
+  else (a larger body, a client gone before the end, another content type,
+  a body FastAPI would refuse) goes to FastAPI untouched, with the messages
+  already read replayed, and gets exactly FastAPI's answer (its 415, 422,
   400…): every error about the request's shape keeps one implementation.
   FastAPI decodes with the same `json.loads` and validates the decoded object
   with the same model, so both accept the same bodies.
 - It calls the same endpoint function FastAPI would (`vaultapi.api.auth`),
   with the validated body and the `Request`.
 - It answers what FastAPI would: a `Response` the endpoint returned as it is;
-  a model as JSON with the route's response model and status code
-  (`Response(…, media_type="application/json")`, as FastAPI's own fast
-  serialization path does).
+  anything else validated against the route's response model and dumped as
+  JSON with its status code (`Response(…, media_type="application/json")`,
+  as FastAPI's own fast serialization path does).
 - An exception goes to the app's exception handlers, looked up by the
   exception's class as Starlette's `ExceptionMiddleware` does; one without a
   handler propagates to `RequestContextMiddleware`'s last-resort 500, as it
@@ -36,16 +38,15 @@ routes in the contract, and compares answers with the fast path on and off.
 
 from __future__ import annotations
 
-import inspect
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,8 +64,18 @@ class FastRoute:
     status_code: int = 200
 
     def response_bytes(self, value: Any) -> bytes:
-        return _ADAPTERS[self.response_model].dump_json(value, by_alias=True)
+        """As FastAPI answers a route's return value: validated against the
+        response model (an instance of it passes as it is), then dumped."""
+        adapter = _ADAPTERS[self.response_model]
+        return adapter.dump_json(
+            adapter.validate_python(value, from_attributes=True), by_alias=True
+        )
 
+
+MAX_BODY_BYTES = 8 * 1024
+"""Larger bodies go to FastAPI unread: no login body comes near (the largest,
+srp/start's, is under 1.1 KiB), and a larger one would otherwise be parsed
+twice, here and by FastAPI, to be refused."""
 
 LOGIN_ROUTES = (
     FastRoute(
@@ -95,22 +106,18 @@ class LoginFastPath:
         if route is None or scope["method"] != "POST" or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        value = _parsed(route, body, Headers(scope=scope))
-        if value is None:
-            await self.app(scope, _replaying(body, receive), send)
-            return
+        # Named now: a body over the size limit (which `receive` raises) is
+        # this route's 413 in the access log and the metrics.
         scope[ROUTE_SCOPE_KEY] = route.path
+        messages, body = await _read_body(receive)
+        value = _parsed(route, body, Headers(scope=scope)) if body is not None else None
+        if value is None:
+            del scope[ROUTE_SCOPE_KEY]  # FastAPI's routing names it
+            await self.app(scope, _replaying(messages, receive), send)
+            return
         request = Request(scope, receive)
         try:
             result = await route.endpoint(value, request)
-        except Exception as exc:
-            handler = _handler_for(scope, exc)
-            if handler is None:
-                raise
-            handled = handler(request, exc)
-            response = await handled if inspect.isawaitable(handled) else handled
-        else:
             if isinstance(result, Response):
                 response = result
             else:
@@ -119,20 +126,31 @@ class LoginFastPath:
                     status_code=route.status_code,
                     media_type="application/json",
                 )
+        except Exception as exc:
+            handler = _handler_for(scope, exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
         await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    """The whole body, as Starlette's `Request.body()` reads it (the body size
-    limit, outside, raises from `receive` when it is crossed)."""
-    chunks = []
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The messages read, and the whole body, or None when the fast path does
+    not take the request: a body over `MAX_BODY_BYTES` (what remains of it is
+    left unread), or a disconnect before its end. The body size limit, outside,
+    raises from `receive` when its own limit is crossed."""
+    messages = []
+    size = 0
     while True:
         message = await receive()
+        messages.append(message)
         if message["type"] != "http.request":
-            raise ClientDisconnect()
-        chunks.append(message.get("body", b""))
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > MAX_BODY_BYTES:
+            return messages, None
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return messages, b"".join(one.get("body", b"") for one in messages)
 
 
 def _parsed(route: FastRoute, body: bytes, headers: Headers) -> BaseModel | None:
@@ -148,23 +166,24 @@ def _parsed(route: FastRoute, body: bytes, headers: Headers) -> BaseModel | None
         return None
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """`receive` for FastAPI: the body already read, then the connection's own messages."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` for FastAPI: the messages already read, in order, then the
+    connection's own."""
+    pending = deque(messages)
 
     async def replay() -> Message:
-        return pending.pop() if pending else await receive()
+        return pending.popleft() if pending else await receive()
 
     return replay
 
 
 def _handler_for(scope: Scope, exc: Exception) -> Callable[[Request, Exception], Any] | None:
     """The app's handler for `exc` as Starlette's `ExceptionMiddleware` looks
-    it up: an HTTP exception's status code first, then the exception's
-    classes in MRO order."""
+    it up: by the exception's classes in MRO order. (Starlette also looks up
+    an `HTTPException` by its status code first, and runs a handler that is
+    not a coroutine in a thread: this app registers neither kind, which
+    `tests/api/test_login_fast_path.py` checks.)"""
     handlers: dict[Any, Callable[[Request, Exception], Any]] = scope["app"].exception_handlers
-    if isinstance(exc, HTTPException) and exc.status_code in handlers:
-        return handlers[exc.status_code]
     for cls in type(exc).__mro__:
         if cls in handlers:
             return handlers[cls]
