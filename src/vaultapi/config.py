@@ -117,7 +117,8 @@ class HTTPSettings(Group):
     login_fast_path: bool = True
     """Serve prelogin, srp/start and srp/verify without FastAPI's routing and
     request handling (`vaultapi.api.login_fast_path`): the same answers for
-    about a third less CPU per request. Off: FastAPI serves them as any route."""
+    about 0.5 M fewer instructions per request (a login is 22 M). Off:
+    FastAPI serves them as any other route."""
 
     @field_validator("cors_origins")
     @classmethod

@@ -270,7 +270,7 @@ class LoginContext:
     `RuntimeDep` + `ClientDep` + the IP-block check (`refuse_blocked_ip`),
     which the other routes keep, with one difference in order: the body is
     validated before the IP-block check, so a blocked address that sends a
-    malformed body gets the 400, not the 403."""
+    malformed body gets the 400 or 422 about it, not the 403."""
 
     db: Db
     runtime: Runtime

@@ -115,7 +115,8 @@ class LoginFastPath:
             del scope[ROUTE_SCOPE_KEY]  # FastAPI's routing names it
             await self.app(scope, _replaying(messages, receive), send)
             return
-        request = Request(scope, receive)
+        # The endpoint reads no body, but one that did would get it again.
+        request = Request(scope, _replaying(messages, receive))
         try:
             result = await route.endpoint(value, request)
             if isinstance(result, Response):
