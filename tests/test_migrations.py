@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, Table, inspect
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Uuid,
+    bindparam,
+    column,
+    inspect,
+    select,
+    table,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from vaultapi.config import DatabaseSettings
+from vaultapi.crypto import srp
 from vaultapi.db import migrate
 from vaultapi.db.base import NAMING_CONVENTION, metadata
 from vaultapi.db.engine import create_engine
+from vaultapi.db.models import Account
+from vaultapi.db.types import UTCDateTime
 
 VERSIONS = Path(migrate.__file__).parent.parent / "migrations" / "versions"
+_TYPES: dict[str, Any] = {
+    "id": Uuid(),
+    "kdf_salt": LargeBinary(),
+    "srp_salt": LargeBinary(),
+    "srp_verifier": LargeBinary(),
+    "created_at": UTCDateTime(),
+    "updated_at": UTCDateTime(),
+}
 FILE_NAME = re.compile(r"^(\d{4})_(\d{2})_(\d{2})_(\d{4})-([0-9a-f]{12})_[a-z0-9_]+\.py$")
 
 
@@ -54,8 +81,8 @@ async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
 async def test_the_agreement_check_sees_a_model_without_a_migration(engine: AsyncEngine) -> None:
     """Negative control: a table in the models but not in the migrations is reported."""
     drifted = MetaData(naming_convention=NAMING_CONVENTION)
-    for table in metadata.tables.values():
-        table.to_metadata(drifted)
+    for model_table in metadata.tables.values():
+        model_table.to_metadata(drifted)
     Table("not_migrated", drifted, Column("id", Integer, primary_key=True))
     try:
         diff = await diff_against(engine, drifted)
@@ -81,6 +108,61 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_database_url
         assert await diff_against(engine, metadata) == []
     finally:
         await engine.dispose()
+
+
+async def test_the_verifier_powers_revision_fills_the_accounts_that_exist(
+    empty_database_url: str,
+) -> None:
+    """Accounts registered before revision 3b9d0c7e5a41 get their verifier's
+    powers (`vaultapi.crypto.comb`) from it: more of them than one batch, and
+    a row whose verifier is not a group element is left as it is."""
+    engine = create_engine(empty_database_url, DatabaseSettings())
+    accounts = table(
+        "accounts",
+        *(
+            column(name)
+            for name in (
+                "id", "email", "role", "status", "kdf_algorithm", "kdf_memory_kib",
+                "kdf_iterations", "kdf_parallelism", "kdf_salt", "srp_salt", "srp_verifier",
+                "protected_account_key", "public_key", "protected_private_key", "created_at",
+                "updated_at",
+            )
+        ),
+    )  # fmt: skip
+    count = 501  # the revision's batch is 500
+    verifiers = [srp.compute_verifier(f"u{i}@example.com", "pw", bytes(16)) for i in range(count)]
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": uuid.uuid4(), "email": f"u{i}@example.com", "role": "user", "status": "active",
+            "kdf_algorithm": "argon2id", "kdf_memory_kib": 65536, "kdf_iterations": 3,
+            "kdf_parallelism": 4, "kdf_salt": bytes(16), "srp_salt": bytes(16),
+            "srp_verifier": verifier.to_bytes(srp.N_BYTES, "big"), "protected_account_key": "k",
+            "public_key": "p", "protected_private_key": "k", "created_at": now, "updated_at": now,
+        }
+        for i, verifier in enumerate([*verifiers, 1])  # the last one: not a group element
+    ]  # fmt: skip
+    try:
+        await migrate.upgrade(engine, "8e2370e9727b")
+        async with engine.begin() as connection:
+            await connection.execute(
+                accounts.insert().values(
+                    {name: bindparam(name, type_=_TYPES.get(name)) for name in rows[0]}
+                ),
+                rows,
+            )
+        await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            result = await connection.execute(
+                select(col(Account.email), col(Account.srp_verifier_powers))
+            )
+            found: dict[str, bytes | None] = dict(result.all())
+    finally:
+        await engine.dispose()
+    assert len(found) == count + 1
+    for i, verifier in enumerate(verifiers):
+        assert found[f"u{i}@example.com"] == srp.verifier_powers(verifier), i
+    assert found[f"u{count}@example.com"] is None
 
 
 async def _tables(engine: AsyncEngine) -> set[str]:

@@ -735,8 +735,13 @@ def test_the_fakes_are_as_documented() -> None:
     assert fake.kdf == kdf.DEFAULT_KDF
     assert fake.kdf_salt == _hkdf_sha256(secret, b"vaultapi/fake/kdf-salt\x00" + info, 16)
     assert fake.srp_salt == _hkdf_sha256(secret, b"vaultapi/fake/srp-salt\x00" + info, 16)
-    wide = int.from_bytes(_hkdf_sha256(secret, b"vaultapi/fake/verifier\x00" + info, 416), "big")
+    wide = int.from_bytes(_hkdf_sha256(secret, b"vaultapi/fake/verifier", 416), "big")
     assert fake.verifier == 2 + wide % (srp.N - 3)
+    # One per deployment: another e-mail gets the same verifier, its own salts.
+    other = fake_account(secret, "somebody@example.com")
+    assert other.verifier == fake.verifier
+    assert other.srp_salt != fake.srp_salt
+    assert fake.verifier_powers == srp.verifier_powers(fake.verifier)
 
 
 def test_the_backoff_is_as_documented(doc: str) -> None:

@@ -44,6 +44,7 @@ from vaultapi.openapi import install_openapi
 from vaultapi.proxies import ForwardedHeadersMiddleware
 from vaultapi.runtime import Runtime, token_keys_from
 from vaultapi.server_keys import load_server_keys
+from vaultapi.services.fakes import prepare_fakes
 from vaultapi.services.maintenance import run_periodically
 from vaultapi.shutdown import Drain
 from vaultapi.storage import prepare_database_storage
@@ -107,6 +108,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             token_keys=token_keys_from(keys),
         )
         srp.prepare()  # the first login does not wait for the table of powers of g
+        prepare_fakes(keys.server_secret)  # nor the first unknown e-mail for the fake's powers
         if settings.metrics.mode != "off":
             watch_pool(engine)
         if settings.metrics.mode == "port":

@@ -54,6 +54,9 @@ context subclass passes GMP integers (mpz) into srptools' own methods, so
 returned from this module is a plain `int`. One exception: the server's g^b
 comes from a table of precomputed powers of g (`vaultapi.crypto.fixed_base`,
 about 0.1 ms instead of 0.7 ms), in B = (k*v + g^b) mod N written out as
+srptools writes it. And v^u at verify comes from
+powers of v stored with the account when it has them (`vaultapi.crypto.comb`,
+about 0.6 ms instead of 1.1 ms), in S = (A * v^u)^b mod N written out as
 srptools writes it. `use_gmpy2(False)` switches all of this back to srptools
 alone; results are identical either way (the tests check).
 """
@@ -75,6 +78,7 @@ from vaultapi.crypto import CryptoError, _utf8
 try:
     from gmpy2 import mpz as _mpz
 
+    from vaultapi.crypto.comb import VerifierComb, stored_powers
     from vaultapi.crypto.fixed_base import FixedBasePowers
 except ImportError:  # pragma: no cover - gmpy2 is a dependency; pure Python still works
     _mpz = None
@@ -157,9 +161,20 @@ class _GmpContext(SRPContext):  # type: ignore[misc]  # srptools ships no type i
             )
         )
 
+    verifier_comb: VerifierComb | None = None
+    """Set on a v1 server session whose verifier has stored powers."""
+
     def get_server_premaster_secret(
         self, *, password_verifier: int, server_private: int, client_public: int, common_secret: int
     ) -> int:
+        """S = (A * v^u) ^ b % N: with the account's comb, srptools' formula
+        written out with v^u from the comb (the same integer as `pow`);
+        otherwise srptools' own method."""
+        comb = self.verifier_comb
+        if comb is not None:
+            return int(
+                pow(client_public * comb.power(common_secret), _mpz(server_private), self._prime)
+            )
         return int(
             super().get_server_premaster_secret(
                 password_verifier=_mpz(password_verifier),
@@ -271,8 +286,11 @@ def _server_session(
     public_a: int,
     private_b: int,
     public_b: int,
+    comb: VerifierComb | None = None,
 ) -> _Session:
     context = _context(group, identity)
+    if comb is not None and isinstance(context, _GmpContext) and group is _V1:
+        context.verifier_comb = comb
     u = _common_secret(context, public_a, public_b)
     premaster = context.get_server_premaster_secret(
         password_verifier=verifier,
@@ -425,6 +443,22 @@ def server_challenge(verifier: int, *, private_b: int | None = None) -> ServerCh
             return ServerChallenge(b, public_b)
 
 
+def verifier_powers(verifier: int) -> bytes:
+    """What the server stores with a verifier so that verify's v^u is cheaper
+    (`vaultapi.crypto.comb`, 1,552 bytes; about 0.7 ms to compute)."""
+    if _mpz is None:  # pragma: no cover - gmpy2 is a dependency
+        raise CryptoError("gmpy2 is not installed")
+    return stored_powers(_check_element(verifier, "verifier"), N, N_BYTES)
+
+
+def verifier_comb(verifier: int, stored: bytes | None) -> VerifierComb | None:
+    """The comb for `server_verify` from what `verifier_powers` made, or None
+    when `stored` is missing or does not belong to this verifier."""
+    if _mpz is None:  # pragma: no cover - gmpy2 is a dependency
+        return None
+    return VerifierComb.load(verifier, stored, N, N_BYTES)
+
+
 def server_verify(
     identity: str,
     salt: bytes,
@@ -432,14 +466,21 @@ def server_verify(
     public_A: int,  # noqa: N803 - SRP's name
     challenge: ServerChallenge,
     client_proof: bytes,
+    *,
+    comb: VerifierComb | None = None,
 ) -> bytes:
     """Check the client's M1 in constant time and return M2 (32 bytes).
+
+    `comb`: the verifier's (`verifier_comb`), for a cheaper v^u; the result
+    is the same without it.
 
     Raises `SRPError` for malformed input (A outside 1 < A < N-1, so A mod N
     == 0 among others; u == 0) and `SRPProofError` when M1 does not verify.
     """
     if not isinstance(challenge, ServerChallenge):
         raise SRPError("challenge must be a ServerChallenge")
+    if comb is not None and comb.base != verifier:
+        raise SRPError("the comb belongs to another verifier")
     session = _server_session(
         _V1,
         _check_text(identity, "identity"),
@@ -448,6 +489,7 @@ def server_verify(
         _check_element(public_A, "A"),
         _check_private(challenge.private_b, "private_b"),
         _check_element(challenge.public_B, "B"),
+        comb,
     )
     if not secrets.compare_digest(_check_proof(client_proof, "M1"), session.m1):
         raise SRPProofError("the client proof M1 does not verify")

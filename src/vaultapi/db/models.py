@@ -67,6 +67,11 @@ class Account(SQLModel, table=True):
 
     srp_salt: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
     srp_verifier: bytes = Field(sa_column=Column(LargeBinary(384), nullable=False))
+    srp_verifier_powers: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary(1552), nullable=True)
+    )
+    """`srp.verifier_powers(v)`: set with every verifier, read by verify for a
+    cheaper v^u (`vaultapi.crypto.comb`). NULL or stale: verify uses `powmod`."""
 
     protected_account_key: str = Field(max_length=256)
     public_key: str = Field(max_length=64)

@@ -22,7 +22,12 @@ from vaultapi.errors import BadRequest, EmailTaken
 from vaultapi.schemas import auth as schemas
 from vaultapi.services import audit
 from vaultapi.services.context import ClientInfo
-from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
+from vaultapi.services.material import (
+    check_enc_string,
+    parse_kdf,
+    parse_verifier,
+    verifier_powers,
+)
 from vaultapi.services.sessions import CurrentSession, SessionService
 
 
@@ -55,6 +60,7 @@ class AccountService:
         account.kdf_salt = bytes.fromhex(request.kdf.salt)
         account.srp_salt = bytes.fromhex(request.srp.salt)
         account.srp_verifier = verifier
+        account.srp_verifier_powers = verifier_powers(verifier)
         account.protected_account_key = request.protected_account_key
         account.updated_at = now
         ended = await SessionRepository(self.db).revoke(
@@ -80,6 +86,7 @@ class AccountService:
         account.email = identity
         account.srp_salt = bytes.fromhex(request.srp.salt)
         account.srp_verifier = verifier
+        account.srp_verifier_powers = verifier_powers(verifier)
         account.updated_at = utcnow()
         try:
             async with self.db.begin_nested():

@@ -24,6 +24,7 @@ same `Db`, in the login's one transaction.
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -58,7 +59,12 @@ from vaultapi.schemas import auth as schemas
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
 from vaultapi.services.fakes import fake_account, fake_kdf_salt
-from vaultapi.services.material import check_enc_string, parse_kdf, parse_verifier
+from vaultapi.services.material import (
+    check_enc_string,
+    parse_kdf,
+    parse_verifier,
+    verifier_powers,
+)
 from vaultapi.services.mfa import PendingLogin, PendingLogins
 from vaultapi.services.sessions import Caller, IssuedTokens, SessionIssuer
 
@@ -82,6 +88,9 @@ class Login:
     account: LoginAccount
     tokens: IssuedTokens | None
     pending: PendingLogin | None = None
+
+
+log = logging.getLogger(__name__)
 
 
 def _identity(email: str) -> str:
@@ -131,6 +140,8 @@ class AuthService:
         identity = _identity(request.email)
         kdf = parse_kdf(request.kdf)
         verifier = parse_verifier(request.srp.verifier)
+        # Before the e-mail is checked: a taken e-mail costs the same.
+        powers = verifier_powers(verifier)
         check_enc_string("protected_account_key", request.keys.protected_account_key)
         check_enc_string("protected_private_key", request.keys.protected_private_key)
 
@@ -143,6 +154,7 @@ class AuthService:
             kdf_salt=bytes.fromhex(request.kdf.salt),
             srp_salt=bytes.fromhex(request.srp.salt),
             srp_verifier=verifier,
+            srp_verifier_powers=powers,
             protected_account_key=request.keys.protected_account_key,
             public_key=request.keys.public_key,
             protected_private_key=request.keys.protected_private_key,
@@ -268,8 +280,14 @@ class AuthService:
         if account is None or account.status != "active":
             fake = fake_account(self.runtime.keys.server_secret, identity)
             verifier, salt = fake.verifier, fake.srp_salt
+            powers: bytes | None = fake.verifier_powers
         else:
             verifier, salt = int.from_bytes(account.srp_verifier, "big"), account.srp_salt
+            powers = account.srp_verifier_powers
+        # The same work on both paths: the fake verifier has stored powers too.
+        comb = srp.verifier_comb(verifier, powers)
+        if comb is None and account is not None:  # NULL or stale: see `Account.srp_verifier_powers`
+            log.warning("account %s has no usable verifier powers: v^u by powmod", account.id)
         challenge = srp.ServerChallenge(
             private_b=int.from_bytes(handshake["private_b"], "big"),
             public_B=int.from_bytes(handshake["public_b"], "big"),
@@ -282,6 +300,7 @@ class AuthService:
                 int.from_bytes(handshake["public_a"], "big"),
                 challenge,
                 client_proof,
+                comb=comb,
             )
             if account is None or account.status != "active":
                 raise srp.SRPProofError("no such account")  # fails exactly like a bad proof

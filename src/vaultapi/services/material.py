@@ -31,6 +31,12 @@ def parse_verifier(value: str) -> bytes:
         raise InvalidSRPValue(str(exc)) from exc
 
 
+def verifier_powers(verifier: bytes) -> bytes:
+    """What an account stores with a verifier that `parse_verifier` accepted
+    (`srp.verifier_powers`: for verify's v^u; about 0.7 ms)."""
+    return srp.verifier_powers(int.from_bytes(verifier, "big"))
+
+
 def check_enc_string(name: str, value: str) -> None:
     try:
         encstring.check_shape(value, max_length=ENC_STRING_MAX)

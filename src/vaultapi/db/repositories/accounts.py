@@ -43,19 +43,23 @@ class LoginAccount:
     protected_account_key: str
     public_key: str
     protected_private_key: str
+    srp_verifier_powers: bytes | None = None
+    """Read by verify only (`take_handshake`, `with_second_factors`): for v^u."""
 
     @classmethod
-    def of(cls, row: Row) -> LoginAccount:
-        return cls(**{name: row[name] for name in _LOGIN_COLUMNS})
+    def of(cls, row: Row, columns: tuple[str, ...] | None = None) -> LoginAccount:
+        return cls(**{name: row[name] for name in columns or _LOGIN_COLUMNS})
 
 
 _A = sa_table(Account)
-_LOGIN_COLUMNS = tuple(field.name for field in fields(LoginAccount))
+_VERIFY_COLUMNS = tuple(field.name for field in fields(LoginAccount))
+_LOGIN_COLUMNS = tuple(name for name in _VERIFY_COLUMNS if name != "srp_verifier_powers")
 _LOGIN_SELECT = select(*(_A.c[name] for name in _LOGIN_COLUMNS))
+_VERIFY_SELECT = select(*(_A.c[name] for name in _VERIFY_COLUMNS))
 _BY_EMAIL = Query(_LOGIN_SELECT.where(_A.c.email == bindparam("email")))
 _BY_ID = Query(_LOGIN_SELECT.where(_A.c.id == bindparam("id")))
 _BY_ID_WITH_FACTORS = Query(
-    _LOGIN_SELECT.add_columns(*second_factor_columns(_A.c.id))
+    _VERIFY_SELECT.add_columns(*second_factor_columns(_A.c.id))
     .where(_A.c.id == bindparam("id"))
     # PostgreSQL: FOR NO KEY UPDATE (SQLite's writer lock already serializes).
     .with_for_update(key_share=True)
@@ -137,7 +141,7 @@ def _taken_with_counters_and_account(dialect: str) -> Any:
         .scalar_subquery()
     )
     account = (
-        _LOGIN_SELECT.add_columns(*second_factor_columns(_A.c.id))
+        _VERIFY_SELECT.add_columns(*second_factor_columns(_A.c.id))
         .where(_A.c.id == account_id)
         .with_for_update(key_share=True)
         .cte("account")
@@ -155,7 +159,7 @@ def _taken_with_counters_and_account(dialect: str) -> Any:
             for name in _COUNTERS
             for column in _COUNTER_COLUMNS
         ),
-        *(account.c[name].label(f"login_{name}") for name in (*_LOGIN_COLUMNS, *_FACTOR_COLUMNS)),
+        *(account.c[name].label(f"login_{name}") for name in (*_VERIFY_COLUMNS, *_FACTOR_COLUMNS)),
     ).select_from(joined)
 
 
@@ -244,9 +248,11 @@ class LoginAccounts:
         }
         if row["login_id"] is None:
             return TakenHandshake(handshake, counters, None)
-        account = {name: row[f"login_{name}"] for name in (*_LOGIN_COLUMNS, *_FACTOR_COLUMNS)}
+        account = {name: row[f"login_{name}"] for name in (*_VERIFY_COLUMNS, *_FACTOR_COLUMNS)}
         return TakenHandshake(
-            handshake, counters, (LoginAccount.of(account), second_factor_methods(account))
+            handshake,
+            counters,
+            (LoginAccount.of(account, _VERIFY_COLUMNS), second_factor_methods(account)),
         )
 
     async def get(self, account_id: uuid.UUID) -> LoginAccount | None:
@@ -262,7 +268,9 @@ class LoginAccounts:
         stays locked until the transaction ends, so logins of one account
         finish one after the other (exact session limit, `FinishedLogins`)."""
         row = await self.db.fetchrow(_BY_ID_WITH_FACTORS, id=account_id)
-        return (LoginAccount.of(row), second_factor_methods(row)) if row else None
+        if row is None:
+            return None
+        return LoginAccount.of(row, _VERIFY_COLUMNS), second_factor_methods(row)
 
     async def kdf_for(self, email: str) -> tuple[int, int, int, bytes] | None:
         """(memory_kib, iterations, parallelism, salt), without loading the row."""
