@@ -107,13 +107,16 @@ def _flip_last_byte(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("damage", ["missing", "another_verifiers", "damaged"])
-async def test_a_login_without_usable_powers_still_succeeds_and_is_logged(
+async def test_a_login_without_usable_powers_succeeds_and_stores_them(
     client_http: httpx.AsyncClient,
     alice: Account,
     comb_calls: list[int],
     caplog: pytest.LogCaptureFixture,
     damage: str,
 ) -> None:
+    """Powers missing (an account registered by an older worker during a
+    rolling upgrade), of another verifier, or damaged: the login works all
+    the same (v^u by powmod), says so in the log, and stores the right ones."""
     verifier, powers = await stored(client_http, EMAIL)
     assert powers is not None
     replacement = {
@@ -123,11 +126,18 @@ async def test_a_login_without_usable_powers_still_succeeds_and_is_logged(
     }[damage]
     await store_powers(client_http, EMAIL, replacement)
     with caplog.at_level(logging.WARNING, logger="vaultapi.services.auth"):
-        await client.login(client_http, EMAIL, PASSWORD)
         with pytest.raises(client.ProblemError) as caught:
             await client.login(client_http, EMAIL, "not the password")
-    assert caught.value.code == "invalid_credentials"
-    assert comb_calls == []  # v^u by powmod
+        assert caught.value.code == "invalid_credentials"
+        assert await stored(client_http, EMAIL) == (verifier, replacement)  # not on a failure
+        assert comb_calls == []  # v^u by powmod
+
+        await client.login(client_http, EMAIL, PASSWORD)
+        assert await stored(client_http, EMAIL) == (verifier, powers)
+        assert comb_calls == []
+
+        await client.login(client_http, EMAIL, PASSWORD)  # now with the comb
+        assert len(comb_calls) == 1
     warnings = [r.getMessage() for r in caplog.records if "verifier powers" in r.getMessage()]
     assert (
         warnings == [f"account {alice.account_id} has no usable verifier powers: v^u by powmod"] * 2

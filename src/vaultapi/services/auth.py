@@ -317,6 +317,12 @@ class AuthService:
             )
             raise InvalidCredentials("Wrong e-mail or password", keep_changes=True) from exc
 
+        if comb is None:
+            # Registered by a worker older than the powers (during a rolling
+            # upgrade), or damaged: store them now, for the next login.
+            await self.accounts.store_verifier_powers(
+                account.id, account.srp_verifier, srp.verifier_powers(verifier)
+            )
         # The proof is verified: from here on, the session is issued (or, with
         # a second factor, the pending login opened).
         sessions = SessionIssuer(self.db, self.runtime, self.client)

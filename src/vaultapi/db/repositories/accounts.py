@@ -184,6 +184,11 @@ class TakenHandshake:
 _LOGGED_IN = Query(
     update(_A).where(_A.c.id == bindparam("account")).values(last_login_at=bindparam("now"))
 )
+_STORE_VERIFIER_POWERS = Query(
+    update(_A)
+    .where(_A.c.id == bindparam("account"), _A.c.srp_verifier == bindparam("verifier"))
+    .values(srp_verifier_powers=bindparam("powers"))
+)
 
 
 class LoginAccounts:
@@ -282,6 +287,15 @@ class LoginAccounts:
             row["kdf_iterations"],
             row["kdf_parallelism"],
             row["kdf_salt"],
+        )
+
+    async def store_verifier_powers(
+        self, account_id: uuid.UUID, verifier: bytes, powers: bytes
+    ) -> None:
+        """Store the powers of `verifier` (`srp.verifier_powers`), unless the
+        account's verifier changed meanwhile."""
+        await self.db.execute(
+            _STORE_VERIFIER_POWERS, account=account_id, verifier=verifier, powers=powers
         )
 
     async def logged_in(self, account_id: uuid.UUID, now: datetime) -> None:
