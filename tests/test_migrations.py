@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from sqlmodel import col
 
 from vaultapi.config import DatabaseSettings
 from vaultapi.crypto import srp
-from vaultapi.db import migrate
+from vaultapi.db import backfills, migrate
 from vaultapi.db.base import NAMING_CONVENTION, metadata
 from vaultapi.db.engine import create_engine
 from vaultapi.db.models import Account
@@ -114,8 +115,11 @@ async def test_the_verifier_powers_revision_fills_the_accounts_that_exist(
     empty_database_url: str,
 ) -> None:
     """Accounts registered before revision 3b9d0c7e5a41 get their verifier's
-    powers (`vaultapi.crypto.comb`) from it: more of them than one batch, and
-    a row whose verifier is not a group element is left as it is."""
+    powers (`vaultapi.crypto.comb`) when `migrate.upgrade` reaches the head:
+    not in the revision's own transaction (which only adds the column), but
+    in batches after it (`vaultapi.db.backfills`), more than one here. A row
+    whose verifier is not a group element is left as it is; a second fill
+    finds nothing to do."""
     engine = create_engine(empty_database_url, DatabaseSettings())
     accounts = table(
         "accounts",
@@ -151,18 +155,41 @@ async def test_the_verifier_powers_revision_fills_the_accounts_that_exist(
                 ),
                 rows,
             )
-        await migrate.upgrade(engine)
-        async with engine.connect() as connection:
-            result = await connection.execute(
-                select(col(Account.email), col(Account.srp_verifier_powers))
-            )
-            found: dict[str, bytes | None] = dict(result.all())
+        async with engine.begin() as connection:  # the revision alone
+            await connection.run_sync(migrate._upgrade, "3b9d0c7e5a41")
+        assert set((await _powers(engine)).values()) == {None}
+        await migrate.upgrade(engine, "3b9d0c7e5a41")  # at the head: named, not "head"
+        found = await _powers(engine)
+        assert await backfills.fill_verifier_powers(engine) == 0
     finally:
         await engine.dispose()
     assert len(found) == count + 1
     for i, verifier in enumerate(verifiers):
         assert found[f"u{i}@example.com"] == srp.verifier_powers(verifier), i
     assert found[f"u{count}@example.com"] is None
+
+
+async def test_a_fill_that_fails_is_logged_not_raised(
+    empty_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The schema is what an upgrade must get right; a fill that stops (here:
+    no accounts table at all) leaves its rows to the next upgrade or to the
+    request that needs them, and must not fail the release."""
+    engine = create_engine(empty_database_url, DatabaseSettings())
+    try:
+        with caplog.at_level(logging.WARNING, logger="vaultapi.db.backfills"):
+            await backfills.run_fills(engine)
+    finally:
+        await engine.dispose()
+    assert any("filling the SRP verifier powers stopped" in r.getMessage() for r in caplog.records)
+
+
+async def _powers(engine: AsyncEngine) -> dict[str, bytes | None]:
+    async with engine.connect() as connection:
+        result = await connection.execute(
+            select(col(Account.email), col(Account.srp_verifier_powers))
+        )
+        return dict(result.all())
 
 
 async def _tables(engine: AsyncEngine) -> set[str]:

@@ -11,7 +11,15 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from tests.api.conftest import EMAIL, PASSWORD, Account, runtime_of, start_handshake, verify
+from tests.api.conftest import (
+    EMAIL,
+    PASSWORD,
+    Account,
+    runtime_of,
+    srp_password_for,
+    start_handshake,
+    verify,
+)
 from vaultapi import client
 from vaultapi.crypto import comb, srp
 from vaultapi.crypto.kdf import MINIMUM_KDF
@@ -107,7 +115,7 @@ def _flip_last_byte(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("damage", ["missing", "another_verifiers", "damaged"])
-async def test_a_login_without_usable_powers_succeeds_and_stores_them(
+async def test_unusable_powers_are_stored_again_at_the_first_attempt(
     client_http: httpx.AsyncClient,
     alice: Account,
     comb_calls: list[int],
@@ -115,8 +123,10 @@ async def test_a_login_without_usable_powers_succeeds_and_stores_them(
     damage: str,
 ) -> None:
     """Powers missing (an account registered by an older worker during a
-    rolling upgrade), of another verifier, or damaged: the login works all
-    the same (v^u by powmod), says so in the log, and stores the right ones."""
+    rolling upgrade), of another verifier, or damaged: the first verify, even
+    with a wrong password, stores the right ones and uses them, so that the
+    account stops costing more than a fake after one attempt; the login
+    works throughout."""
     verifier, powers = await stored(client_http, EMAIL)
     assert powers is not None
     replacement = {
@@ -129,16 +139,35 @@ async def test_a_login_without_usable_powers_succeeds_and_stores_them(
         with pytest.raises(client.ProblemError) as caught:
             await client.login(client_http, EMAIL, "not the password")
         assert caught.value.code == "invalid_credentials"
-        assert await stored(client_http, EMAIL) == (verifier, replacement)  # not on a failure
-        assert comb_calls == []  # v^u by powmod
+        assert await stored(client_http, EMAIL) == (verifier, powers)
+        assert len(comb_calls) == 1
 
         await client.login(client_http, EMAIL, PASSWORD)
-        assert await stored(client_http, EMAIL) == (verifier, powers)
-        assert comb_calls == []
-
-        await client.login(client_http, EMAIL, PASSWORD)  # now with the comb
-        assert len(comb_calls) == 1
+        assert len(comb_calls) == 2
     warnings = [r.getMessage() for r in caplog.records if "verifier powers" in r.getMessage()]
-    assert (
-        warnings == [f"account {alice.account_id} has no usable verifier powers: v^u by powmod"] * 2
-    )
+    assert warnings == [f"account {alice.account_id} has no usable verifier powers: stored now"]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [srp.N.to_bytes(srp.N_BYTES, "big"), b"\x01" * (srp.N_BYTES + 1)],
+    ids=["N", "wider_than_N"],
+)
+async def test_a_verifier_damaged_after_the_start_is_refused_not_a_500(
+    client_http: httpx.AsyncClient, alice: Account, damaged: bytes
+) -> None:
+    """A verifier that is not a group element (N itself; 385 bytes, which
+    bytea allows) gets verify's wrong-password answer, as it did before the
+    stored powers; the powers it kept are not used, and nothing is stored."""
+    _, powers = await stored(client_http, EMAIL)
+    password_p = await srp_password_for(client_http, EMAIL, PASSWORD)
+    handshake = await start_handshake(client_http, EMAIL, password_p)
+    async with runtime_of(client_http).sessionmaker() as session:
+        await session.execute(
+            update(AccountRow).where(col(AccountRow.email) == EMAIL).values(srp_verifier=damaged)
+        )
+        await session.commit()
+    response = await verify(client_http, handshake.handshake_id, handshake.proof.M1)
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "invalid_credentials"
+    assert await stored(client_http, EMAIL) == (damaged, powers)  # the old verifier's

@@ -74,11 +74,11 @@ from srptools import SRPContext
 from srptools.constants import PRIME_3072, PRIME_3072_GEN
 
 from vaultapi.crypto import CryptoError, _utf8
+from vaultapi.crypto.comb import VerifierComb, stored_powers
 
 try:
     from gmpy2 import mpz as _mpz
 
-    from vaultapi.crypto.comb import VerifierComb, stored_powers
     from vaultapi.crypto.fixed_base import FixedBasePowers
 except ImportError:  # pragma: no cover - gmpy2 is a dependency; pure Python still works
     _mpz = None
@@ -446,16 +446,13 @@ def server_challenge(verifier: int, *, private_b: int | None = None) -> ServerCh
 def verifier_powers(verifier: int) -> bytes:
     """What the server stores with a verifier so that verify's v^u is cheaper
     (`vaultapi.crypto.comb`, 1,552 bytes; about 0.7 ms to compute)."""
-    if _mpz is None:  # pragma: no cover - gmpy2 is a dependency
-        raise CryptoError("gmpy2 is not installed")
     return stored_powers(_check_element(verifier, "verifier"), N, N_BYTES)
 
 
 def verifier_comb(verifier: int, stored: bytes | None) -> VerifierComb | None:
     """The comb for `server_verify` from what `verifier_powers` made, or None
-    when `stored` is missing or does not belong to this verifier."""
-    if _mpz is None:  # pragma: no cover - gmpy2 is a dependency
-        return None
+    when `stored` is missing or does not belong to this verifier. Only
+    `server_verify` with gmpy2 uses it (`use_gmpy2`)."""
     return VerifierComb.load(verifier, stored, N, N_BYTES)
 
 

@@ -14,6 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vaultapi.db.backfills import run_fills
+
 SCRIPT_LOCATION = "vaultapi:migrations"
 VERSION_TABLE = "alembic_version"
 FILE_TEMPLATE = "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s"
@@ -54,9 +56,14 @@ async def _without_request_timeouts(connection: AsyncConnection) -> None:
 
 
 async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
+    """Migrate to `target` in one transaction; then, if the database is at
+    the head revision, run the data fills (`vaultapi.db.backfills`), each in
+    transactions of its own."""
     async with engine.begin() as connection:
         await _without_request_timeouts(connection)
         await connection.run_sync(_upgrade, target)
+    if await current_revisions(engine) == head_revisions():
+        await run_fills(engine)
 
 
 async def downgrade(engine: AsyncEngine, target: str) -> None:

@@ -71,7 +71,9 @@ class Account(SQLModel, table=True):
         default=None, sa_column=Column(LargeBinary(1552), nullable=True)
     )
     """`srp.verifier_powers(v)`: set with every verifier, read by verify for a
-    cheaper v^u (`vaultapi.crypto.comb`). NULL or stale: verify uses `powmod`."""
+    cheaper v^u (`vaultapi.crypto.comb`). NULL or stale: verify stores them
+    again (`AuthService._repair_verifier_powers`); `vaultapi.db.backfills`
+    fills the accounts older than the column."""
 
     protected_account_key: str = Field(max_length=256)
     public_key: str = Field(max_length=64)
