@@ -64,12 +64,13 @@ class Comb:
     given `bases[j]` = bases[0]^(2^(spacing * j)) mod modulus (not checked here:
     `VerifierComb.load` checks what it reads)."""
 
-    __slots__ = ("_index", "_limit", "_modulus", "_spacing", "_table")
+    __slots__ = ("_index", "_limit", "_modulus", "_rows", "_spacing", "_table")
 
     def __init__(self, bases: Sequence[Any], modulus: Any, spacing: int) -> None:
         if not bases or spacing < 1:
             raise ValueError("a comb needs at least one base and a positive spacing")
         self._modulus = mpz(modulus)
+        self._rows = len(bases)
         self._spacing = spacing
         self._limit = 1 << (spacing * len(bases))
         # _table[i] = product of bases[j] for every bit j set in i.
@@ -88,9 +89,8 @@ class Comb:
         """base^exponent mod modulus, as an mpz."""
         if not 0 <= exponent < self._limit:
             return powmod(self.base, exponent, self._modulus)
-        spacing, modulus, table = self._spacing, self._modulus, self._table
+        spacing, modulus, table, rows = self._spacing, self._modulus, self._table, self._rows
         mask = (1 << spacing) - 1
-        rows = len(table).bit_length() - 1
         # Row j holds bits [spacing*j, spacing*(j+1)) of the exponent; column i
         # is bit i of every row. Each row as binary digits, top row first,
         # most significant bit first: zip gives the columns from the top.

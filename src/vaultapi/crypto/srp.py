@@ -54,11 +54,11 @@ context subclass passes GMP integers (mpz) into srptools' own methods, so
 returned from this module is a plain `int`. One exception: the server's g^b
 comes from a table of precomputed powers of g (`vaultapi.crypto.fixed_base`,
 about 0.1 ms instead of 0.7 ms), in B = (k*v + g^b) mod N written out as
-srptools writes it. And v^u at verify comes from
-powers of v stored with the account when it has them (`vaultapi.crypto.comb`,
-about 0.6 ms instead of 1.1 ms), in S = (A * v^u)^b mod N written out as
-srptools writes it. `use_gmpy2(False)` switches all of this back to srptools
-alone; results are identical either way (the tests check).
+srptools writes it. And v^u at verify comes from powers of v stored with the
+account (`vaultapi.crypto.comb`, about 0.6 ms instead of 1.1 ms), in
+S = (A * v^u)^b mod N written out as srptools writes it. `use_gmpy2(False)`
+switches all of this back to srptools alone; results are identical either way
+(the tests check).
 """
 
 from __future__ import annotations
