@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
-from sqlalchemy.util.concurrency import greenlet_spawn
 
+from vaultapi.db.greenlets import run_sync
 from vaultapi.errors import DatabaseUnreachable, is_connection_lost
 
 Row = Mapping[str, Any]
@@ -158,9 +158,11 @@ class Db:
         # The pool's own connection, without an `AsyncConnection` around it:
         # that wrapper costs a third greenlet switch and a `Connection` object
         # per request (callgrind: 55 K of a prelogin's 1.48 M instructions),
-        # and the direct path runs nothing through it.
+        # and the direct path runs nothing through it. Checked out in a kept
+        # greenlet, as `AsyncEngine.raw_connection` would in a new one
+        # (`vaultapi.db.greenlets`).
         try:
-            self._pooled = await self.engine.raw_connection()
+            self._pooled = await run_sync(self.engine.sync_engine.raw_connection)
         except self.dialect.loaded_dbapi.Error as exc:
             # What the checkout itself raised in the driver adapter's own
             # terms (a `pool_pre_ping` that failed otherwise than by a lost
@@ -241,7 +243,7 @@ class Db:
             # In a greenlet, as `AsyncConnection.close` does it: the pool's
             # reset may await the driver. `invalidate` closes the asyncpg
             # connection and gives its slot back.
-            await greenlet_spawn(pooled.invalidate if self._broken else pooled.close)
+            await run_sync(pooled.invalidate if self._broken else pooled.close)
 
     async def _guarded(self, operation: Any) -> Any:
         """Await an asyncpg operation. An error of PostgreSQL's own leaves the
