@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import threading
+import weakref
+from typing import Any
 
 import pytest
 from greenlet import getcurrent
-from sqlalchemy import literal, select
+from sqlalchemy import event, literal, select
 from sqlalchemy.util import await_
 
 from vaultapi.config import DatabaseSettings
@@ -100,7 +104,74 @@ async def test_calls_suspended_at_once_each_get_a_greenlet_of_their_own() -> Non
     (name_1, greenlet_1), (name_2, greenlet_2) = await asyncio.gather(first, second)
     assert (name_1, name_2) == ("first", "second")
     assert greenlet_1 is not greenlet_2
-    assert len(greenlets._idle.runners) <= greenlets.KEPT
+
+
+def live_runners() -> int:
+    gc.collect()
+    return sum(isinstance(thing, greenlets._Runner) for thing in gc.get_objects())
+
+
+async def test_greenlets_beyond_those_kept_are_freed_after_a_burst() -> None:
+    """A burst of calls waiting side by side makes a greenlet each; once they
+    are done, only `KEPT` stay (a runner must not keep itself alive)."""
+    gate = asyncio.Event()
+    burst = greenlets.KEPT + 20
+    calls = [asyncio.ensure_future(run_sync(lambda: await_(gate.wait()))) for _ in range(burst)]
+    await asyncio.sleep(0.01)
+    assert live_runners() >= burst
+    gate.set()
+    await asyncio.gather(*calls)
+    assert live_runners() <= greenlets.KEPT
+
+
+def test_a_threads_greenlets_are_freed_when_the_thread_ends() -> None:
+    def in_a_thread() -> None:
+        asyncio.run(run_sync(lambda: None))
+
+    before = live_runners()
+    threads = [threading.Thread(target=in_a_thread) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert live_runners() <= before
+
+
+class Payload:
+    pass
+
+
+class ReturnsPayload:
+    def __init__(self, payload: Payload) -> None:
+        self.payload = payload
+
+    def __call__(self) -> Payload:
+        return self.payload
+
+
+async def test_a_kept_greenlet_holds_nothing_of_the_call_it_finished() -> None:
+    """What a call returned or raised, and the call itself, are the caller's
+    alone once it has them: a connection dropped by its request can still be
+    collected (and so given back to the pool)."""
+    payload = Payload()
+    returned = weakref.ref(payload)
+    returns_payload = ReturnsPayload(payload)
+    call = weakref.ref(returns_payload)
+    assert await run_sync(returns_payload) is payload
+    del payload, returns_payload
+    gc.collect()
+    assert returned() is None
+    assert call() is None
+
+    def fails() -> None:
+        raise CallError("dropped")
+
+    with pytest.raises(CallError) as caught:
+        await run_sync(fails)
+    error = weakref.ref(caught.value)
+    del caught
+    gc.collect()
+    assert error() is None
 
 
 async def test_the_call_sees_the_callers_context_variables_and_keeps_none() -> None:
@@ -113,11 +184,29 @@ async def test_the_call_sees_the_callers_context_variables_and_keeps_none() -> N
     assert all(runner.gr_context is None for runner in greenlets._idle.runners)
 
 
+async def test_a_context_variable_set_in_the_call_is_the_callers_as_with_greenlet_spawn() -> None:
+    def sets() -> None:
+        REQUEST.set("set in the call")
+
+    token = REQUEST.set("before")
+    try:
+        await run_sync(sets)
+        assert REQUEST.get() == "set in the call"
+    finally:
+        REQUEST.reset(token)
+
+
 async def test_the_pool_connects_and_serves_through_kept_greenlets(postgresql_url: str) -> None:
     """A checkout that must open a connection awaits inside the kept greenlet;
     later checkouts reuse both the connection and the greenlet."""
     engine = create_engine(postgresql_url, DatabaseSettings(pool_size=1, max_overflow=0))
     probe = Query(select(literal(1).label("one")))
+    checked_out_in: list[Any] = []
+    event.listen(
+        engine.sync_engine.pool,
+        "checkout",
+        lambda *_: checked_out_in.append(getcurrent()),
+    )
     try:
         for _ in range(3):
             async with Db.reading(engine) as db:
@@ -125,5 +214,8 @@ async def test_the_pool_connects_and_serves_through_kept_greenlets(postgresql_ur
                 assert row is not None
                 assert row["one"] == 1
         assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert len(checked_out_in) == 3
+        assert len(set(checked_out_in)) == 1  # one kept greenlet for every checkout
+        assert checked_out_in[0] is not getcurrent()
     finally:
         await engine.dispose()

@@ -27,9 +27,11 @@ from greenlet import getcurrent, greenlet
 
 T = TypeVar("T")
 
-KEPT = 8
-"""Idle greenlets kept per thread: as many calls as are suspended at once
-(connecting, waiting for a pool slot); more are made when needed."""
+KEPT = 32
+"""Idle greenlets kept per thread. One serves a request's checkout and its
+return unless the call waits (connecting, a pool slot, a driver reset); more
+greenlets are made while calls wait side by side, and those beyond this
+number are freed when they finish."""
 
 
 class _Finished:
@@ -48,15 +50,21 @@ class _Runner(greenlet):  # type: ignore[misc] # greenlet ships no types: a subc
     """What `sqlalchemy.util.await_` looks for before it switches to the parent."""
 
     def __init__(self) -> None:
-        super().__init__(self._serve)
+        super().__init__(_serve)
 
-    def _serve(self, call: Callable[[], Any]) -> None:
-        while True:
-            try:
-                finished = _Finished(call())
-            except BaseException as exc:  # handed to the caller, who raises it
-                finished = _Finished(error=exc)
-            call = self.parent.switch(finished)
+
+def _serve(call: Callable[[], Any]) -> None:
+    """A runner's life: each call, then wait for the next one. Nothing here
+    refers to the runner itself, and nothing of a finished call stays bound
+    while it waits: a runner that is let go (beyond `KEPT`, or its thread
+    gone) is freed, `GreenletExit` ending this loop at the switch."""
+    while True:
+        try:
+            finished = _Finished(call())
+        except BaseException as exc:  # handed to the caller, who raises it
+            finished = _Finished(error=exc)
+        del call
+        call = getcurrent().parent.switch(finished)
 
 
 class _Idle(threading.local):
@@ -88,7 +96,8 @@ async def run_sync(call: Callable[[], T]) -> T:
     if not runner.dead and len(idle) < KEPT:
         runner.gr_context = None  # the caller's context variables stay with the caller
         idle.append(runner)
-    if result.error is not None:
-        error, result.error = result.error, None
+    # Emptied: the waiting runner still holds this object, not what it carried.
+    value, error, result.value, result.error = result.value, result.error, None, None
+    if error is not None:
         raise error
-    return cast(T, result.value)
+    return cast(T, value)
