@@ -91,9 +91,12 @@ async def verify(
     )
 
 
-async def waiting(http: httpx.AsyncClient, work: Awaitable[T]) -> asyncio.Task[T]:
-    """Start `work` and return its task once PostgreSQL shows a backend of
-    this database waiting for a lock (the work, behind a row the test holds)."""
+async def waiting(
+    http: httpx.AsyncClient, work: Awaitable[T], *, waiters: int = 1
+) -> asyncio.Task[T]:
+    """Start `work` and return its task once PostgreSQL shows `waiters`
+    backends of this database waiting for a lock (the work, behind a row the
+    test holds, and those already waiting)."""
     task = asyncio.ensure_future(work)
     waits = text(
         "SELECT count(*) FROM pg_stat_activity"
@@ -101,7 +104,7 @@ async def waiting(http: httpx.AsyncClient, work: Awaitable[T]) -> asyncio.Task[T
     )
     async with runtime_of(http).sessionmaker() as probe:
         for _ in range(200):
-            if await probe.scalar(waits):
+            if (await probe.scalar(waits) or 0) >= waiters:
                 break
             assert not task.done(), f"finished without waiting: {await task!r}"
             await asyncio.sleep(0.05)

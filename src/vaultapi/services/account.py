@@ -15,6 +15,7 @@ from vaultapi.crypto import CryptoError
 from vaultapi.crypto.kdf import normalize_email
 from vaultapi.db.direct import Db
 from vaultapi.db.models import Account
+from vaultapi.db.repositories.accounts import AccountRepository
 from vaultapi.db.repositories.auth import AuthEventRepository, SessionRepository
 from vaultapi.db.repositories.mfa import MFARepository
 from vaultapi.db.types import utcnow
@@ -52,7 +53,13 @@ class AccountService:
         params = parse_kdf(request.kdf)
         verifier = parse_verifier(request.srp.verifier)
         check_enc_string("protected_account_key", request.protected_account_key)
-        account, now = current.account, utcnow()
+        account = current.account
+        # The account's row first, as every transaction that also takes its
+        # pending logins (`vaultapi.services.mfa`, lock order): a second step
+        # holding it finishes first, and its session is ended below with the
+        # others instead of outliving the old password.
+        await AccountRepository(self.db).lock(account.id)
+        now = utcnow()
         account.kdf_algorithm = request.kdf.algorithm
         account.kdf_memory_kib = params.memory_kib
         account.kdf_iterations = params.iterations

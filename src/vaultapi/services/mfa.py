@@ -15,6 +15,21 @@ attacker who knows the password cannot buy fresh guesses by logging in again.
 
 Changing factors (enrol, disable, register or remove a key, new recovery
 codes) needs recent authentication, like a password change.
+
+Lock order
+----------
+Every transaction that takes more than one of these rows takes them in one
+order: the brute-force counters, then the account's row, then its pending
+logins. srp/verify locks the counters, then the account, and opens a pending
+login under it; factor changes, the admin's reset, a password change and
+account deletion hold the account's row when they delete its pending logins.
+The second step therefore finds its pending login unlocked first (to learn
+the account), then locks the counters, the account's row (FOR NO KEY UPDATE,
+as srp/verify) and the pending login, and reads both again under their locks
+(`SecondStep._locked`). Locking the pending login first deadlocked with a
+factor change: the change waited for the pending login, the second step for
+the account's row (a new session's foreign key), and PostgreSQL failed one
+of them after a second.
 """
 
 from __future__ import annotations
@@ -399,35 +414,50 @@ class SecondStep(_Base):
             Db.of_session(session), runtime.settings.abuse, runtime.keys.server_secret
         )
 
-    async def _locked_challenge(
-        self, mfa_token: str, now: datetime
-    ) -> tuple[MFAChallenge, Account]:
+    async def _token_invalid(self) -> MFATokenInvalid:
+        await self._event("mfa", "failure", "mfa_token_invalid", None)
+        return MFATokenInvalid(
+            "This login's mfa_token is unknown, used, expired or out of attempts: log in again",
+            keep_changes=True,
+        )
+
+    async def _pending(self, mfa_token: str, now: datetime) -> tuple[bytes, Account]:
+        """The pending login's token hash and its account, neither locked yet
+        (see the lock order in the module docstring)."""
         try:
             token_hash = mfa_token_hash(mfa_token)
         except TokenError:
             token_hash = b""
-        challenge = await self.repo.lock_challenge(token_hash, now) if token_hash else None
+        challenge = await self.repo.challenge(token_hash, now) if token_hash else None
         account = await self.accounts.get(challenge.account_id) if challenge else None
         if challenge is None or account is None or account.status != "active":
-            await self._event("mfa", "failure", "mfa_token_invalid", None)
-            raise MFATokenInvalid(
-                "This login's mfa_token is unknown, used, expired or out of attempts: log in again",
-                keep_changes=True,
-            )
+            raise await self._token_invalid()
+        return token_hash, account
+
+    async def _locked(
+        self, token_hash: bytes, account_id: uuid.UUID, now: datetime
+    ) -> tuple[MFAChallenge, Account]:
+        """Lock the account's row, then the pending login's, for the rest of
+        the request, and read both again: either may have changed or gone
+        since `_pending` read them."""
+        account = await self.accounts.get_locked(account_id)
+        challenge = await self.repo.lock_challenge(token_hash, now)
+        if challenge is None or account is None or account.status != "active":
+            raise await self._token_invalid()
         return challenge, account
 
     async def _finish(
         self, action: str, mfa_token: str, check: Check
     ) -> tuple[Account, IssuedTokens]:
         now = utcnow()
-        challenge, account = await self._locked_challenge(mfa_token, now)
-        token_hash = challenge.token_hash
+        token_hash, account = await self._pending(mfa_token, now)
         identity_key = self.guard.identity_key(account.email)
         try:
             now = await self.guard.lock_and_check(identity_key, self.client.ip, now)
         except TooManyAttempts:
             await self._event(action, "blocked", "rate_limited", account.id)
             raise
+        challenge, account = await self._locked(token_hash, account.id, now)
         reason = await check(account, token_hash, now)
         if reason is not None:
             left = await self.repo.count_failure(token_hash, self.settings.token_max_failures)
@@ -502,8 +532,8 @@ class SecondStep(_Base):
         """Options for a security-key assertion. Asking again replaces the
         previous challenge of this login (one live ceremony per mfa_token)."""
         now = utcnow()
-        challenge, account = await self._locked_challenge(mfa_token, now)
-        token_hash = challenge.token_hash
+        token_hash, account = await self._pending(mfa_token, now)
+        _, account = await self._locked(token_hash, account.id, now)
         credentials = list(await self.repo.credentials(account.id))
         if not credentials:
             raise MFAStateConflict("This account has no security key", keep_changes=True)

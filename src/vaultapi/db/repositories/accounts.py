@@ -315,6 +315,14 @@ class AccountRepository:
     async def get(self, account_id: uuid.UUID) -> Account | None:
         return await self.session.get(Account, account_id)
 
+    async def get_locked(self, account_id: uuid.UUID) -> Account | None:
+        """The account read afresh, its row held until the transaction ends
+        (FOR NO KEY UPDATE, as srp/verify holds it: rows referring to the
+        account can still be written)."""
+        return await self.session.get(
+            Account, account_id, populate_existing=True, with_for_update={"key_share": True}
+        )
+
     async def lock(self, account_id: uuid.UUID) -> None:
         """Hold the account row until the transaction ends (serializes changes
         to one account's second factors, so per-account limits are exact)."""

@@ -7,7 +7,8 @@ racing with the same code, challenge or counter cannot both win:
 - a recovery code is spent by an UPDATE that requires it unspent;
 - a WebAuthn sign counter moves only forward, by an UPDATE that requires it;
 - ceremonies are taken by DELETE … RETURNING;
-- an `mfa_token`'s row is locked (FOR UPDATE) for the whole second step.
+- an `mfa_token`'s row is locked (FOR UPDATE) for the whole second step,
+  after the account's row (the lock order: `vaultapi.services.mfa`).
 """
 
 from __future__ import annotations
@@ -328,6 +329,15 @@ class MFARepository:
         return result.scalar_one_or_none()
 
     # -- logins waiting for a second factor ---------------------------------------
+
+    async def challenge(self, token_hash: bytes, now: datetime) -> MFAChallenge | None:
+        """The live challenge, not locked: which account's row to lock first."""
+        result = await self.session.execute(
+            select(MFAChallenge).where(
+                col(MFAChallenge.token_hash) == token_hash, col(MFAChallenge.expires_at) > now
+            )
+        )
+        return result.scalar_one_or_none()
 
     async def lock_challenge(self, token_hash: bytes, now: datetime) -> MFAChallenge | None:
         """The live challenge, locked until the end of the request: concurrent
