@@ -24,6 +24,7 @@ from vaultapi import client
 from vaultapi.crypto import comb, srp
 from vaultapi.crypto.kdf import MINIMUM_KDF
 from vaultapi.db.models import Account as AccountRow
+from vaultapi.services.fakes import fake_account
 
 NEW_PASSWORD = "a much better passphrase"
 
@@ -171,3 +172,44 @@ async def test_a_verifier_damaged_after_the_start_is_refused_not_a_500(
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "invalid_credentials"
     assert await stored(client_http, EMAIL) == (damaged, powers)  # the old verifier's
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [bytes(srp.N_BYTES), srp.N.to_bytes(srp.N_BYTES, "big"), b"\x01" * (srp.N_BYTES + 1)],
+    ids=["zero", "N", "wider_than_N"],
+)
+async def test_a_verifier_damaged_before_the_start_answers_as_a_disabled_account(
+    client_http: httpx.AsyncClient,
+    alice: Account,
+    damaged: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """srp/start cannot compute B from a stored verifier that is not a group
+    element. It answers as for a disabled account (the real KDF parameters,
+    the fake SRP values), not 500, which no fake ever answers; the login then
+    fails as a wrong password does, and the error log names the account."""
+    async with runtime_of(client_http).sessionmaker() as session:
+        await session.execute(
+            update(AccountRow).where(col(AccountRow.email) == EMAIL).values(srp_verifier=damaged)
+        )
+        await session.commit()
+    with caplog.at_level(logging.WARNING, logger="vaultapi.services.auth"):
+        start = await client_http.post(
+            "/v1/auth/srp/start",
+            json={"email": EMAIL, "A": srp.encode_int(srp.client_start().public_A)},
+        )
+        assert start.status_code == 200, start.text
+        assert (
+            start.json()["srp_salt"]
+            == fake_account(runtime_of(client_http).keys.server_secret, EMAIL).srp_salt.hex()
+        )
+        with pytest.raises(client.ProblemError) as caught:
+            await client.login(client_http, EMAIL, PASSWORD)
+    assert caught.value.code == "invalid_credentials"
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records]
+    damage = (
+        logging.ERROR,
+        f"account {alice.account_id} has a stored SRP verifier outside the group",
+    )
+    assert logged == [damage] * 3  # both starts, and the verify

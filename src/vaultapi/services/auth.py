@@ -139,11 +139,12 @@ class AuthService:
         request commits its bookkeeping either way). Until then such an
         account's verify costs about 1 ms more than a fake's: repaired at the
         first attempt, it differs once, not at every probe."""
-        log.warning("account %s has no usable verifier powers: stored now", account.id)
         try:
             powers = srp.verifier_powers(verifier)
         except CryptoError:  # not a group element: `server_verify` refuses it
+            log.error("account %s has a stored SRP verifier outside the group", account.id)
             return None
+        log.warning("account %s has no usable verifier powers: stored now", account.id)
         await self.accounts.store_verifier_powers(account.id, account.srp_verifier, powers)
         return srp.verifier_comb(verifier, powers)
 
@@ -237,7 +238,15 @@ class AuthService:
             verifier, salt = int.from_bytes(account.srp_verifier, "big"), account.srp_salt
         else:
             verifier, salt = fake.verifier, fake.srp_salt
-        challenge = srp.server_challenge(verifier)
+        try:
+            challenge = srp.server_challenge(verifier)
+        except CryptoError:
+            # Only a stored verifier can fail here (the fake one is a group
+            # element): a damaged row. Answered as a disabled account is, not
+            # with a 500 that no fake ever answers; verify refuses it.
+            log.error("account %s has a stored SRP verifier outside the group", account_id)
+            verifier, salt = fake.verifier, fake.srp_salt
+            challenge = srp.server_challenge(verifier)
 
         ttl = self.settings.auth.handshake_ttl_seconds
         handshake_id = uuid.uuid4()
