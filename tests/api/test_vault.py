@@ -414,6 +414,7 @@ async def test_an_item_restored_while_the_purge_waits_is_kept_and_not_tombstoned
     assert (await http.get(f"/v1/vault/items/{item['id']}")).status_code == 200
     delta = (await http.get("/v1/vault/sync", params={"since": cursor})).json()
     assert delta["tombstones"] == []
+    assert delta["revision"] == cursor, "a purge that removed nothing made a revision"
 
 
 # -- import and export ---------------------------------------------------------

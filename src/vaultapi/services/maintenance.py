@@ -84,10 +84,13 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
     """Items in the trash since before `before`, gone for good. Each account's
     purge is one vault revision with tombstones, so its devices learn of it.
 
-    The candidates are read before the account's write lock (`bump`): one
-    restored meanwhile is kept by the DELETE's own condition, and only what
-    the DELETE removed gets a tombstone (a tombstone for a restored item
-    would make every device drop it). Returns the number of items purged."""
+    The candidates are read before the account's write lock: one restored
+    meanwhile is kept by the DELETE's own condition, and only what the DELETE
+    removed gets a tombstone (a tombstone for a restored item would make
+    every device drop it). The revision comes after the DELETE, under the
+    same lock, so that a purge which found every candidate restored makes
+    none (devices' cached ETags stay valid). Returns the number of items
+    purged."""
     rows = (
         await session.execute(
             select(col(VaultItem.account_id), col(VaultItem.id))
@@ -102,7 +105,7 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
     repo, now = VaultRepository(session), utcnow()
     purged = 0
     for account_id, item_ids in by_account.items():
-        changed_in = await repo.bump(account_id)
+        await repo.lock(account_id)
         deleted = await session.execute(
             delete(VaultItem)
             .where(
@@ -112,7 +115,11 @@ async def purge_old_trash(session: AsyncSession, before: datetime) -> int:
             )
             .returning(col(VaultItem.id))
         )
-        for item_id in deleted.scalars().all():
+        gone = deleted.scalars().all()
+        if not gone:
+            continue
+        changed_in = await repo.bump(account_id)
+        for item_id in gone:
             await repo.tombstone(account_id, item_id, "item", changed_in, now)
             purged += 1
     return purged

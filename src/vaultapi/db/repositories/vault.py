@@ -378,6 +378,14 @@ class VaultRepository:
         """`bump_revision` in this session's transaction."""
         return await bump_revision(Db.of_session(self.session), owner)
 
+    async def lock(self, owner: uuid.UUID) -> None:
+        """The account's write lock, as `bump` takes it, without a new
+        revision: for a writer that may find nothing to change. (An account
+        with items has its vault row: every write bumps first.)"""
+        await self.session.execute(
+            select(col(Vault.account_id)).where(col(Vault.account_id) == owner).with_for_update()
+        )
+
     # -- items ------------------------------------------------------------------
 
     async def count_items(self, owner: uuid.UUID) -> int:
