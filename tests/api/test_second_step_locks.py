@@ -32,6 +32,8 @@ from tests.support.mfa import code, enable_totp, pending_login
 from vaultapi import client
 from vaultapi.client import api as client_api
 from vaultapi.crypto.kdf import MINIMUM_KDF
+from vaultapi.db.types import utcnow
+from vaultapi.services.maintenance import Purged, purge_expired
 
 Change = Callable[[httpx.AsyncClient, client.Login], Awaitable[int]]
 """A change to the account, through the API: its status code."""
@@ -122,7 +124,8 @@ async def test_a_change_while_a_second_step_waits_is_not_a_deadlock(
             # Taken the other way round, the change would wait for the second
             # step's pending login, and the second step (released below) for
             # the change's account row: a deadlock.
-            await asyncio.wait({changing}, timeout=5)
+            done, _ = await asyncio.wait({changing}, timeout=5)
+            assert changing in done, "the change waited for the second step"
         changed, finished = await changing, await second_step
         assert changed == status
         assert finished.status_code == 401, finished.text
@@ -228,3 +231,41 @@ async def test_a_change_waits_for_a_second_step_holding_the_account(
         opened = {"Authorization": f"Bearer {finished.json()['access_token']}"}
         account = await http.get("/v1/account", headers=opened)
         assert account.status_code == (200 if session_survives else 401), account.text
+
+
+async def test_the_purge_and_a_second_step_whose_login_expires_meanwhile(
+    make_postgresql_client: ClientFactory,
+) -> None:
+    """The second step holds its (expired: count 0) counters and waits for
+    its account; its pending login expires meanwhile. The purge deletes
+    expired counters before expired pending logins, so it waits for the
+    second step instead of holding the pending login the second step wants;
+    and the second step judges expiry after its waits."""
+    async with make_postgresql_client() as http:
+        login, secret = await _alice_with_totp(http)
+        pending = await pending_login(http, EMAIL, PASSWORD)
+        sessionmaker = runtime_of(http).sessionmaker
+        async with sessionmaker() as setup:
+            await setup.execute(
+                text("UPDATE mfa_challenges SET expires_at = now() + interval '1 second'")
+            )
+            await setup.commit()
+        async with sessionmaker() as verifying:
+            await verifying.execute(
+                text(ACCOUNT_ROW + " FOR NO KEY UPDATE"), {"id": login.account_id}
+            )
+            second_step = await waiting(http, _with_totp(http, pending.mfa_token, secret))
+            await asyncio.sleep(1.2)  # the pending login expires
+
+            async def purge() -> Purged:
+                async with sessionmaker() as session:
+                    purged = await purge_expired(session, utcnow())
+                    await session.commit()
+                    return purged
+
+            purging = await waiting(http, purge(), waiters=2)
+            await verifying.rollback()
+        finished, purged = await second_step, await purging
+        assert finished.status_code == 401, finished.text
+        assert finished.json()["code"] == "mfa_token_invalid"
+        assert purged.second_factor == 1

@@ -109,6 +109,10 @@ class AccountService:
         tokens, handshakes, later the vault). The login log keeps its rows,
         without the account."""
         self.sessions.require_recent_auth(current)
+        # The row first: two deletions at once otherwise both take KEY SHARE
+        # for their log rows and then wait for each other to delete.
+        if not await AccountRepository(self.db).lock(current.account.id):
+            return  # deleted meanwhile by the other: what was asked for is done
         # The log row outlives the account (its account_id becomes NULL): keep the id.
         await self._event(current.account, "account_delete", reason=str(current.account.id))
         await self.db.execute(delete(Account).where(col(Account.id) == current.account.id))

@@ -65,11 +65,15 @@ async def purge_expired(
     totp_enrolment_ttl_seconds: int = 900,
 ) -> Purged:
     direct = Db.of_session(session)
+    # In the logins' lock order (`vaultapi.services.mfa`): handshakes (taken
+    # by srp/verify before the counters), counters, then pending logins. A
+    # second step holds its counters while it waits for its account, and
+    # then wants its pending login, which may have expired meanwhile.
     handshakes = await HandshakeRepository(direct).purge_expired(now)
+    counters = await RateLimitRepository(direct).purge_expired(now)
     second_factor = await MFARepository(session).purge_expired(
         now, pending_totp_before=now - timedelta(seconds=totp_enrolment_ttl_seconds)
     )
-    counters = await RateLimitRepository(direct).purge_expired(now)
     cutoff = now - SESSION_RETENTION
     ended = await session.execute(
         delete(Session).where(

@@ -22,7 +22,11 @@ Every transaction that takes more than one of these rows takes them in one
 order: the brute-force counters, then the account's row, then its pending
 logins. srp/verify locks the counters, then the account, and opens a pending
 login under it; factor changes, the admin's reset, a password change and
-account deletion hold the account's row when they delete its pending logins.
+account deletion hold the account's row when they delete its pending logins;
+the maintenance purge deletes expired counters before expired pending logins.
+The account's row is always taken FOR NO KEY UPDATE (`AccountRepository.lock`,
+`get_locked`), which does not hold up the KEY SHARE that a new row referring
+to the account (a log entry, a session) takes on it.
 The second step therefore finds its pending login unlocked first (to learn
 the account), then locks the counters, the account's row (FOR NO KEY UPDATE,
 as srp/verify) and the pending login, and reads both again under their locks
@@ -435,16 +439,23 @@ class SecondStep(_Base):
         return token_hash, account
 
     async def _locked(
-        self, token_hash: bytes, account_id: uuid.UUID, now: datetime
-    ) -> tuple[MFAChallenge, Account]:
+        self, token_hash: bytes, account_id: uuid.UUID
+    ) -> tuple[MFAChallenge, Account, datetime]:
         """Lock the account's row, then the pending login's, for the rest of
         the request, and read both again: either may have changed or gone
-        since `_pending` read them."""
+        since `_pending` read them. Also the time after the waits, which
+        is what the login's expiry and a TOTP code are judged at."""
         account = await self.accounts.get_locked(account_id)
-        challenge = await self.repo.lock_challenge(token_hash, now)
-        if challenge is None or account is None or account.status != "active":
+        challenge = await self.repo.lock_challenge(token_hash, utcnow())
+        now = utcnow()
+        if (
+            challenge is None
+            or challenge.expires_at <= now
+            or account is None
+            or account.status != "active"
+        ):
             raise await self._token_invalid()
-        return challenge, account
+        return challenge, account, now
 
     async def _finish(
         self, action: str, mfa_token: str, check: Check
@@ -457,7 +468,7 @@ class SecondStep(_Base):
         except TooManyAttempts:
             await self._event(action, "blocked", "rate_limited", account.id)
             raise
-        challenge, account = await self._locked(token_hash, account.id, now)
+        challenge, account, now = await self._locked(token_hash, account.id)
         reason = await check(account, token_hash, now)
         if reason is not None:
             left = await self.repo.count_failure(token_hash, self.settings.token_max_failures)
@@ -533,7 +544,7 @@ class SecondStep(_Base):
         previous challenge of this login (one live ceremony per mfa_token)."""
         now = utcnow()
         token_hash, account = await self._pending(mfa_token, now)
-        _, account = await self._locked(token_hash, account.id, now)
+        _, account, now = await self._locked(token_hash, account.id)
         credentials = list(await self.repo.credentials(account.id))
         if not credentials:
             raise MFAStateConflict("This account has no security key", keep_changes=True)

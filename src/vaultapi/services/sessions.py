@@ -276,7 +276,7 @@ class SessionService:
         if stored is None:
             await self._event("refresh", "failure", "unknown_token")
             raise RefreshTokenInvalid("Unknown refresh token", keep_changes=True)
-        found = await self.sessions.live_with_account(stored["session_id"], now)
+        found = await self.sessions.live_with_account(stored["session_id"], now, lock=True)
         if found is None:
             await self._event("refresh", "failure", "session_ended")
             raise RefreshTokenInvalid("The session has ended; log in again", keep_changes=True)

@@ -323,10 +323,18 @@ class AccountRepository:
             Account, account_id, populate_existing=True, with_for_update={"key_share": True}
         )
 
-    async def lock(self, account_id: uuid.UUID) -> None:
+    async def lock(self, account_id: uuid.UUID) -> bool:
         """Hold the account row until the transaction ends (serializes changes
-        to one account's second factors, so per-account limits are exact)."""
-        await self.session.execute(select(_A.c.id).where(_A.c.id == account_id).with_for_update())
+        to one account: its second factors, so per-account limits are exact,
+        its password, its deletion). FOR NO KEY UPDATE, as srp/verify and the
+        second step hold it: writers of rows that refer to the account (a log
+        entry, a session) take KEY SHARE on it, and must not wait here, or a
+        writer that locked one of the account's sessions first deadlocks with
+        this transaction. False: there is no such account (any more)."""
+        result = await self.session.execute(
+            select(_A.c.id).where(_A.c.id == account_id).with_for_update(key_share=True)
+        )
+        return result.first() is not None
 
     async def add(self, account: Account) -> Account:
         """Insert; `EmailTakenError` when the e-mail exists (also under a race: the

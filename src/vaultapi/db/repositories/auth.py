@@ -72,9 +72,13 @@ class SessionRepository:
         self.session = session
 
     async def live_with_account(
-        self, session_id: uuid.UUID, now: datetime
+        self, session_id: uuid.UUID, now: datetime, *, lock: bool = False
     ) -> tuple[Session, Account] | None:
-        result = await self.session.execute(
+        """The live session and its account; with `lock`, the session's row
+        is held until the transaction ends (FOR NO KEY UPDATE, the account's
+        row not): refresh takes it before the refresh token's, in the order
+        of a step-up, which updates the session and then retires its tokens."""
+        statement = (
             select(Session, Account)
             .join(Account, col(Account.id) == Session.account_id)
             .where(
@@ -83,6 +87,11 @@ class SessionRepository:
                 col(Session.expires_at) > now,
             )
         )
+        if lock:
+            statement = statement.with_for_update(of=Session, key_share=True).execution_options(
+                populate_existing=True
+            )
+        result = await self.session.execute(statement)
         row = result.one_or_none()
         return (row[0], row[1]) if row else None
 
