@@ -28,7 +28,9 @@ from tests.conftest import ClientFactory
 from vaultapi import client
 from vaultapi.client import api as client_api
 from vaultapi.crypto.kdf import MINIMUM_KDF
+from vaultapi.db.repositories import accounts as account_repository
 from vaultapi.db.repositories.auth import SessionRepository
+from vaultapi.services import account as account_service
 from vaultapi.services import admin as admin_service
 from vaultapi.services import audit
 from vaultapi.services import sessions as session_service
@@ -171,3 +173,88 @@ async def test_a_refresh_and_a_step_up_of_one_session_both_finish(
         refreshed, stepped = await refreshing, await stepping
         assert refreshed.status_code == 200, refreshed.text
         assert stepped == 200
+
+
+async def _deleting_at_its_log_row(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, device: client.Login
+) -> tuple[Gate, asyncio.Future[httpx.Response]]:
+    """The user's own deletion, stopped holding the account's row, before it
+    writes its log row and deletes."""
+    gate = Gate(monkeypatch, account_service.AccountService, "_event")
+    deleting = asyncio.ensure_future(http.delete("/v1/account", headers=device.auth_header))
+    await gate.wait_for(deleting)
+    return gate, deleting
+
+
+async def test_a_deletion_and_a_logout_of_another_device_both_finish(
+    make_postgresql_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The logout has ended its session and is about to log it (KEY SHARE on
+    the account); the deletion deletes the sessions before the account."""
+    async with make_postgresql_client() as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        device, other = [await client.login(http, EMAIL, PASSWORD) for _ in range(2)]
+        gate = Gate(monkeypatch, session_service.SessionService, "_event")
+        logging_out = asyncio.ensure_future(http.post("/v1/auth/logout", headers=other.auth_header))
+        await gate.wait_for(logging_out)
+        try:
+            deleting = await waiting(http, http.delete("/v1/account", headers=device.auth_header))
+        finally:
+            gate.open()
+        logged_out, deleted = await logging_out, await deleting
+        assert logged_out.status_code == 204, logged_out.text
+        assert deleted.status_code == 204, deleted.text
+
+
+async def test_an_admin_deletion_and_the_users_own_both_finish(
+    make_postgresql_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin's deletion holds the row and is about to delete; the user's
+    waits for the row, then finds the account gone."""
+    async with make_postgresql_client() as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        device = await client.login(http, EMAIL, PASSWORD)
+        admin = await make_admin(http)
+        gate = Gate(monkeypatch, account_repository.AccountRepository, "delete")
+        by_admin = asyncio.ensure_future(
+            http.delete(f"/v1/admin/accounts/{device.account_id}", headers=admin.auth_header)
+        )
+        await gate.wait_for(by_admin)
+        try:
+            own = await waiting(http, http.delete("/v1/account", headers=device.auth_header))
+        finally:
+            gate.open()
+        assert (await by_admin).status_code == 204
+        assert (await own).status_code == 204
+
+
+async def test_changes_that_waited_for_a_deletion_answer_that_the_account_is_gone(
+    make_postgresql_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password change ends with 401 (its session went with the account),
+    an admin's change with 404: not a 500 from a write referring to it."""
+    async with make_postgresql_client() as http:
+        await client.register(http, EMAIL, PASSWORD, kdf=MINIMUM_KDF)
+        device, other = [await client.login(http, EMAIL, PASSWORD) for _ in range(2)]
+        admin = await make_admin(http)
+        monkeypatch.setattr(client_api, "reauthenticate", _already_done)
+        gate, deleting = await _deleting_at_its_log_row(http, monkeypatch, device)
+        try:
+            change = client.change_password(
+                http, other, EMAIL, PASSWORD, "a new passphrase", kdf=MINIMUM_KDF
+            )
+            changing = await waiting(http, _status(change))
+            disabling = await waiting(
+                http,
+                http.post(
+                    f"/v1/admin/accounts/{device.account_id}/disable", headers=admin.auth_header
+                ),
+                waiters=2,
+            )
+        finally:
+            gate.open()
+        assert (await deleting).status_code == 204
+        assert await changing == 401
+        disabled = await disabling
+        assert disabled.status_code == 404, disabled.text
+        assert disabled.json()["code"] == "not_found"

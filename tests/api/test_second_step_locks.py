@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -269,3 +270,34 @@ async def test_the_purge_and_a_second_step_whose_login_expires_meanwhile(
         assert finished.status_code == 401, finished.text
         assert finished.json()["code"] == "mfa_token_invalid"
         assert purged.second_factor == 1
+
+
+async def test_a_purge_ahead_of_the_second_steps_clock_waits_for_it(
+    make_postgresql_client: ClientFactory,
+) -> None:
+    """The purge's clock is ahead (another worker's, or simply later): it
+    takes the pending login and the counters for expired while the second
+    step, waiting for its account with its counters held, still sees its
+    login live. Deleting expired counters before expired pending logins, the
+    purge waits for the second step instead of holding what it wants."""
+    async with make_postgresql_client() as http:
+        login, secret = await _alice_with_totp(http)
+        pending = await pending_login(http, EMAIL, PASSWORD)
+        sessionmaker = runtime_of(http).sessionmaker
+        async with sessionmaker() as verifying:
+            await verifying.execute(
+                text(ACCOUNT_ROW + " FOR NO KEY UPDATE"), {"id": login.account_id}
+            )
+            second_step = await waiting(http, _with_totp(http, pending.mfa_token, secret))
+
+            async def purge() -> Purged:
+                async with sessionmaker() as session:
+                    purged = await purge_expired(session, utcnow() + timedelta(hours=1))
+                    await session.commit()
+                    return purged
+
+            purging = await waiting(http, purge(), waiters=2)
+            await verifying.rollback()
+        finished, purged = await second_step, await purging
+        assert finished.status_code == 200, finished.text
+        assert purged.second_factor == 0  # used by the second step before the purge got to it

@@ -6,10 +6,8 @@ a stolen access token alone cannot take the account over or destroy it.
 
 from __future__ import annotations
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from vaultapi.crypto import CryptoError
 from vaultapi.crypto.kdf import normalize_email
@@ -29,7 +27,7 @@ from vaultapi.services.material import (
     parse_verifier,
     verifier_powers,
 )
-from vaultapi.services.sessions import CurrentSession, SessionService
+from vaultapi.services.sessions import CurrentSession, SessionService, lock_own_account
 
 
 class AccountService:
@@ -58,7 +56,7 @@ class AccountService:
         # pending logins (`vaultapi.services.mfa`, lock order): a second step
         # holding it finishes first, and its session is ended below with the
         # others instead of outliving the old password.
-        await AccountRepository(self.db).lock(account.id)
+        await lock_own_account(self.db, current)
         now = utcnow()
         account.kdf_algorithm = request.kdf.algorithm
         account.kdf_memory_kib = params.memory_kib
@@ -111,8 +109,9 @@ class AccountService:
         self.sessions.require_recent_auth(current)
         # The row first: two deletions at once otherwise both take KEY SHARE
         # for their log rows and then wait for each other to delete.
-        if not await AccountRepository(self.db).lock(current.account.id):
+        accounts = AccountRepository(self.db)
+        if not await accounts.lock(current.account.id):
             return  # deleted meanwhile by the other: what was asked for is done
         # The log row outlives the account (its account_id becomes NULL): keep the id.
         await self._event(current.account, "account_delete", reason=str(current.account.id))
-        await self.db.execute(delete(Account).where(col(Account.id) == current.account.id))
+        await accounts.delete(current.account.id)

@@ -161,6 +161,16 @@ class AdminService:
             raise NotFound("No account with this id")
         return account
 
+    async def _locked_account(self, account_id: uuid.UUID) -> Account:
+        """`_account` for a change: the row held first (`AccountRepository.lock`),
+        then read afresh, so that an account deleted meanwhile is a 404."""
+        if not await AccountRepository(self.db).lock(account_id):
+            raise NotFound("No account with this id")
+        account = await self.db.get(Account, account_id, populate_existing=True)
+        if account is None:  # cannot happen: the row is held
+            raise NotFound("No account with this id")
+        return account
+
     async def account(self, account_id: uuid.UUID) -> tuple[Account, bool, AccountCounts]:
         account = await self._account(account_id)
         await self._log("view account", account_id)
@@ -171,7 +181,7 @@ class AdminService:
         """The account with its new status, and whether it has a second factor."""
         if account_id == self.admin.account.id:
             raise Conflict("Admins cannot disable or enable their own account")
-        account = await self._account(account_id)
+        account = await self._locked_account(account_id)
         account.status = status
         await self._log(f"set status {status}", account_id)
         counts = await self.repo.counts(account_id, utcnow())
@@ -187,8 +197,7 @@ class AdminService:
         """Like the user's own factor changes (`vaultapi.services.mfa`): under
         the account's row lock, which a login holds while it decides between
         tokens and a second step; logins waiting for a factor start over."""
-        await self._account(account_id)
-        await AccountRepository(self.db).lock(account_id)
+        await self._locked_account(account_id)
         await self.repo.reset_second_factors(account_id)
         await MFARepository(self.db).delete_pending_logins(account_id)
         await self._log("reset second factors", account_id)
@@ -196,9 +205,9 @@ class AdminService:
     async def delete_account(self, account_id: uuid.UUID) -> None:
         if account_id == self.admin.account.id:
             raise Conflict("Delete your own account from /v1/account, not the admin API")
-        account = await self._account(account_id)
+        account = await self._locked_account(account_id)
         await self._log(f"delete account {account.id}", account_id)
-        await self.repo.delete_account(account_id)
+        await AccountRepository(self.db).delete(account_id)
 
     # -- logs -----------------------------------------------------------------------
 

@@ -80,7 +80,12 @@ from vaultapi.services import audit
 from vaultapi.services import webauthn_ceremonies as ceremonies
 from vaultapi.services.abuse import AbuseGuard
 from vaultapi.services.context import ClientInfo
-from vaultapi.services.sessions import CurrentSession, IssuedTokens, SessionService
+from vaultapi.services.sessions import (
+    CurrentSession,
+    IssuedTokens,
+    SessionService,
+    lock_own_account,
+)
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +237,7 @@ class SecondFactors(_Base):
         """One change to an account's factors at a time: concurrent ones would
         otherwise issue two sets of recovery codes, pass the key limit, or
         leave codes behind with no factor."""
-        await AccountRepository(self.db).lock(current.account.id)
+        await lock_own_account(self.db, current)
 
     async def start_totp(self, current: CurrentSession) -> TOTPEnrolment:
         self.sessions.require_recent_auth(current)

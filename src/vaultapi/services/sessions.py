@@ -27,7 +27,7 @@ from vaultapi.crypto.tokens import (
 )
 from vaultapi.db.direct import Db
 from vaultapi.db.models import Account, Session
-from vaultapi.db.repositories.accounts import LoginAccount, LoginAccounts
+from vaultapi.db.repositories.accounts import AccountRepository, LoginAccount, LoginAccounts
 from vaultapi.db.repositories.auth import (
     AuthEventRepository,
     DeviceSessionWrites,
@@ -95,6 +95,14 @@ def check_live(claims: AccessClaims, account_id: uuid.UUID | None, status: str) 
         raise InvalidToken("The session has ended; log in again", headers=_BEARER_CHALLENGE)
     if status != "active":
         raise AccountDisabled("This account is disabled")
+
+
+async def lock_own_account(db: AsyncSession, current: CurrentSession) -> None:
+    """The caller's account row, held for the rest of the request
+    (`AccountRepository.lock`). An account deleted while the request waited
+    ends its session like any other: 401, not a write that refers to it."""
+    if not await AccountRepository(db).lock(current.account.id):
+        raise InvalidToken("The session has ended; log in again", headers=_BEARER_CHALLENGE)
 
 
 async def authenticate_direct(db: Db, runtime: Runtime, access_token: str) -> Caller:

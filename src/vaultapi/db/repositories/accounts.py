@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Delete
 
 from vaultapi.db.direct import Db, Query, Row
-from vaultapi.db.models import Account, SRPHandshake
-from vaultapi.db.repositories import sa_table
+from vaultapi.db.models import Account, Session, SRPHandshake
+from vaultapi.db.repositories import rowcount, sa_table
 from vaultapi.db.repositories.mfa import second_factor_columns, second_factor_methods
 from vaultapi.db.repositories.ratelimits import (
     Counter,
@@ -52,6 +52,7 @@ class LoginAccount:
 
 
 _A = sa_table(Account)
+_S = sa_table(Session)
 _VERIFY_COLUMNS = tuple(field.name for field in fields(LoginAccount))
 _LOGIN_COLUMNS = tuple(name for name in _VERIFY_COLUMNS if name != "srp_verifier_powers")
 _LOGIN_SELECT = select(*(_A.c[name] for name in _LOGIN_COLUMNS))
@@ -335,6 +336,16 @@ class AccountRepository:
             select(_A.c.id).where(_A.c.id == account_id).with_for_update(key_share=True)
         )
         return result.first() is not None
+
+    async def delete(self, account_id: uuid.UUID) -> bool:
+        """Delete the account and what cascades from it. The caller holds the
+        row (`lock`). Its sessions go first, explicitly: a writer holding one
+        of them (logout, a revocation) next writes a log row referring to the
+        account, whose KEY SHARE the account's DELETE blocks, while the
+        cascade would wait for that writer's session. False: already gone."""
+        await self.session.execute(delete(_S).where(_S.c.account_id == account_id))
+        result = await self.session.execute(delete(_A).where(_A.c.id == account_id))
+        return rowcount(result) == 1
 
     async def add(self, account: Account) -> Account:
         """Insert; `EmailTakenError` when the e-mail exists (also under a race: the

@@ -324,13 +324,9 @@ class AdminRepository:
         statement = (
             select(col(Account.id))
             .where(col(Account.id) == account_id)
-            .with_for_update(key_share=True)
+            .with_for_update(read=True, key_share=True)
         )
         return (await self.session.execute(statement)).first() is not None
-
-    async def delete_account(self, account_id: uuid.UUID) -> bool:
-        result = await self.session.execute(delete(Account).where(col(Account.id) == account_id))
-        return rowcount(result) == 1
 
     # -- the authentication log ---------------------------------------------------
 
