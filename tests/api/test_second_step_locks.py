@@ -90,6 +90,25 @@ async def _alice_with_totp(http: httpx.AsyncClient) -> tuple[client.Login, str]:
     return login, secret
 
 
+async def _ready_to_race(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> tuple[client.Login, str, dict[str, Change], client.PendingLogin]:
+    """Alice with TOTP; her session, with a fresh proof (so that the client's
+    own step-up before a password change is skipped: it would wait at a
+    held counter too); the changes by name; and a login waiting for its
+    second factor."""
+    login, secret = await _alice_with_totp(http)
+    changes: dict[str, Change] = {
+        "turn TOTP off": _turn_totp_off,
+        "admin reset": _admin_reset(await make_admin(http)),
+        "delete the account": _delete_account,
+        "change the password": _change_password,
+    }
+    await client.reauthenticate(http, login, EMAIL, PASSWORD)
+    monkeypatch.setattr(client_api, "reauthenticate", _already_done)
+    return login, secret, changes, await pending_login(http, EMAIL, PASSWORD)
+
+
 @pytest.mark.parametrize(
     ("change", "status"),
     [
@@ -109,16 +128,7 @@ async def test_a_change_while_a_second_step_waits_is_not_a_deadlock(
     the change goes through at once, and the second step then finds its
     pending login gone. Neither answers 503."""
     async with make_postgresql_client() as http:
-        login, secret = await _alice_with_totp(http)
-        changes: dict[str, Change] = {
-            "turn TOTP off": _turn_totp_off,
-            "admin reset": _admin_reset(await make_admin(http)),
-            "delete the account": _delete_account,
-            "change the password": _change_password,
-        }
-        await client.reauthenticate(http, login, EMAIL, PASSWORD)
-        monkeypatch.setattr(client_api, "reauthenticate", _already_done)
-        pending = await pending_login(http, EMAIL, PASSWORD)
+        login, secret, changes, pending = await _ready_to_race(http, monkeypatch)
         async with holding_counter(http, _guard(http).identity_key(EMAIL)):
             second_step = await waiting(http, _with_totp(http, pending.mfa_token, secret))
             changing = asyncio.ensure_future(changes[change](http, login))
@@ -211,16 +221,7 @@ async def test_a_change_waits_for_a_second_step_holding_the_account(
     ends the session it opened, as every other session, instead of leaving a
     session proven with the old password."""
     async with make_postgresql_client() as http:
-        login, secret = await _alice_with_totp(http)
-        changes: dict[str, Change] = {
-            "turn TOTP off": _turn_totp_off,
-            "admin reset": _admin_reset(await make_admin(http)),
-            "delete the account": _delete_account,
-            "change the password": _change_password,
-        }
-        await client.reauthenticate(http, login, EMAIL, PASSWORD)
-        monkeypatch.setattr(client_api, "reauthenticate", _already_done)
-        pending = await pending_login(http, EMAIL, PASSWORD)
+        login, secret, changes, pending = await _ready_to_race(http, monkeypatch)
         async with runtime_of(http).sessionmaker() as holder:
             await holder.execute(text(PENDING_LOGINS + " FOR UPDATE"), {"id": login.account_id})
             second_step = await waiting(http, _with_totp(http, pending.mfa_token, secret))
@@ -234,70 +235,49 @@ async def test_a_change_waits_for_a_second_step_holding_the_account(
         assert account.status_code == (200 if session_survives else 401), account.text
 
 
-async def test_the_purge_and_a_second_step_whose_login_expires_meanwhile(
-    make_postgresql_client: ClientFactory,
+@pytest.mark.parametrize("case", ["the login expires meanwhile", "the purge's clock is ahead"])
+async def test_the_purge_and_a_second_step_waiting_for_its_account(
+    make_postgresql_client: ClientFactory, case: str
 ) -> None:
-    """The second step holds its (expired: count 0) counters and waits for
-    its account; its pending login expires meanwhile. The purge deletes
-    expired counters before expired pending logins, so it waits for the
-    second step instead of holding the pending login the second step wants;
-    and the second step judges expiry after its waits."""
+    """The second step holds its counters (count 0: expired) and waits for
+    its account; the purge takes its pending login for expired, because the
+    login did expire meanwhile, or because the purge's clock is ahead
+    (another worker's). Deleting expired counters before expired pending
+    logins, the purge waits for the second step instead of holding what it
+    wants; and the second step judges expiry after its waits."""
+    expires = case == "the login expires meanwhile"
     async with make_postgresql_client() as http:
         login, secret = await _alice_with_totp(http)
         pending = await pending_login(http, EMAIL, PASSWORD)
         sessionmaker = runtime_of(http).sessionmaker
-        async with sessionmaker() as setup:
-            await setup.execute(
-                text("UPDATE mfa_challenges SET expires_at = now() + interval '1 second'")
-            )
-            await setup.commit()
+        if expires:
+            async with sessionmaker() as setup:
+                await setup.execute(
+                    text("UPDATE mfa_challenges SET expires_at = now() + interval '1 second'")
+                )
+                await setup.commit()
         async with sessionmaker() as verifying:
             await verifying.execute(
                 text(ACCOUNT_ROW + " FOR NO KEY UPDATE"), {"id": login.account_id}
             )
             second_step = await waiting(http, _with_totp(http, pending.mfa_token, secret))
-            await asyncio.sleep(1.2)  # the pending login expires
+            if expires:
+                await asyncio.sleep(1.2)
 
             async def purge() -> Purged:
                 async with sessionmaker() as session:
-                    purged = await purge_expired(session, utcnow())
+                    at = utcnow() if expires else utcnow() + timedelta(hours=1)
+                    purged = await purge_expired(session, at)
                     await session.commit()
                     return purged
 
             purging = await waiting(http, purge(), waiters=2)
             await verifying.rollback()
         finished, purged = await second_step, await purging
-        assert finished.status_code == 401, finished.text
-        assert finished.json()["code"] == "mfa_token_invalid"
-        assert purged.second_factor == 1
-
-
-async def test_a_purge_ahead_of_the_second_steps_clock_waits_for_it(
-    make_postgresql_client: ClientFactory,
-) -> None:
-    """The purge's clock is ahead (another worker's, or simply later): it
-    takes the pending login and the counters for expired while the second
-    step, waiting for its account with its counters held, still sees its
-    login live. Deleting expired counters before expired pending logins, the
-    purge waits for the second step instead of holding what it wants."""
-    async with make_postgresql_client() as http:
-        login, secret = await _alice_with_totp(http)
-        pending = await pending_login(http, EMAIL, PASSWORD)
-        sessionmaker = runtime_of(http).sessionmaker
-        async with sessionmaker() as verifying:
-            await verifying.execute(
-                text(ACCOUNT_ROW + " FOR NO KEY UPDATE"), {"id": login.account_id}
-            )
-            second_step = await waiting(http, _with_totp(http, pending.mfa_token, secret))
-
-            async def purge() -> Purged:
-                async with sessionmaker() as session:
-                    purged = await purge_expired(session, utcnow() + timedelta(hours=1))
-                    await session.commit()
-                    return purged
-
-            purging = await waiting(http, purge(), waiters=2)
-            await verifying.rollback()
-        finished, purged = await second_step, await purging
-        assert finished.status_code == 200, finished.text
-        assert purged.second_factor == 0  # used by the second step before the purge got to it
+        if expires:
+            assert finished.status_code == 401, finished.text
+            assert finished.json()["code"] == "mfa_token_invalid"
+            assert purged.second_factor == 1
+        else:
+            assert finished.status_code == 200, finished.text
+            assert purged.second_factor == 0  # used before the purge got to it
