@@ -164,10 +164,9 @@ class AdminService:
     async def _locked_account(self, account_id: uuid.UUID) -> Account:
         """`_account` for a change: the row held first (`AccountRepository.lock`),
         then read afresh, so that an account deleted meanwhile is a 404."""
-        if not await AccountRepository(self.db).lock(account_id):
-            raise NotFound("No account with this id")
-        account = await self.db.get(Account, account_id, populate_existing=True)
-        if account is None:  # cannot happen: the row is held
+        locked = await AccountRepository(self.db).lock(account_id)
+        account = await self.db.get(Account, account_id, populate_existing=True) if locked else None
+        if account is None:
             raise NotFound("No account with this id")
         return account
 

@@ -88,11 +88,15 @@ def token_claims(runtime: Runtime, access_token: str) -> AccessClaims:
         raise InvalidToken(str(exc).capitalize(), headers=_BEARER_CHALLENGE) from exc
 
 
+def _session_ended() -> InvalidToken:
+    return InvalidToken("The session has ended; log in again", headers=_BEARER_CHALLENGE)
+
+
 def check_live(claims: AccessClaims, account_id: uuid.UUID | None, status: str) -> None:
     """The session must be live and belong to the token's account, and the
     account must be active (the same answers on both paths)."""
     if account_id != claims.account_id:
-        raise InvalidToken("The session has ended; log in again", headers=_BEARER_CHALLENGE)
+        raise _session_ended()
     if status != "active":
         raise AccountDisabled("This account is disabled")
 
@@ -102,7 +106,7 @@ async def lock_own_account(db: AsyncSession, current: CurrentSession) -> None:
     (`AccountRepository.lock`). An account deleted while the request waited
     ends its session like any other: 401, not a write that refers to it."""
     if not await AccountRepository(db).lock(current.account.id):
-        raise InvalidToken("The session has ended; log in again", headers=_BEARER_CHALLENGE)
+        raise _session_ended()
 
 
 async def authenticate_direct(db: Db, runtime: Runtime, access_token: str) -> Caller:
